@@ -1,0 +1,125 @@
+import type { Database } from './sql-client.ts';
+
+/**
+ * Versioned schema migrations, applied in order at start. Never edit a
+ * released migration: add a new one. The same SQL runs on PostgreSQL and PGlite.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'resource store and search indexes',
+    sql: `
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+-- Current version of every resource; deleted resources keep a tombstone row
+-- so a read answers 410 Gone and the version sequence continues.
+CREATE TABLE resource (
+  resource_type text NOT NULL,
+  id text NOT NULL,
+  version_id integer NOT NULL,
+  last_updated timestamptz NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,
+  content text,
+  PRIMARY KEY (resource_type, id)
+);
+CREATE INDEX resource_last_updated_idx ON resource (resource_type, last_updated, id) WHERE NOT deleted;
+
+-- Every version ever written (vread, _history). Append-only by convention.
+CREATE TABLE resource_version (
+  resource_type text NOT NULL,
+  id text NOT NULL,
+  version_id integer NOT NULL,
+  last_updated timestamptz NOT NULL,
+  method text NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,
+  content text,
+  PRIMARY KEY (resource_type, id, version_id)
+);
+CREATE INDEX resource_version_type_time_idx ON resource_version (resource_type, last_updated);
+
+-- Search indexes: one row per indexed value of the current version.
+CREATE TABLE sp_token (
+  resource_type text NOT NULL,
+  id text NOT NULL,
+  code text NOT NULL,
+  system text,
+  value text
+);
+CREATE INDEX sp_token_value_idx ON sp_token (resource_type, code, value, system);
+CREATE INDEX sp_token_res_idx ON sp_token (resource_type, id);
+
+CREATE TABLE sp_string (
+  resource_type text NOT NULL,
+  id text NOT NULL,
+  code text NOT NULL,
+  value text NOT NULL,   -- lower case, accents removed: default and :contains matching
+  exact text NOT NULL    -- as written: :exact matching
+);
+CREATE INDEX sp_string_prefix_idx ON sp_string (resource_type, code, value text_pattern_ops);
+CREATE INDEX sp_string_exact_idx ON sp_string (resource_type, code, exact);
+CREATE INDEX sp_string_trgm_idx ON sp_string USING gin (value gin_trgm_ops);
+CREATE INDEX sp_string_res_idx ON sp_string (resource_type, id);
+
+CREATE TABLE sp_reference (
+  resource_type text NOT NULL,
+  id text NOT NULL,
+  code text NOT NULL,
+  target_type text,
+  target_id text,
+  reference text,        -- absolute or otherwise unresolvable references, as written
+  ident_system text,     -- Reference.identifier, for :identifier
+  ident_value text
+);
+CREATE INDEX sp_reference_target_idx ON sp_reference (resource_type, code, target_id, target_type);
+CREATE INDEX sp_reference_rev_idx ON sp_reference (target_type, target_id);
+CREATE INDEX sp_reference_ident_idx ON sp_reference (resource_type, code, ident_value) WHERE ident_value IS NOT NULL;
+CREATE INDEX sp_reference_res_idx ON sp_reference (resource_type, id);
+
+CREATE TABLE sp_date (
+  resource_type text NOT NULL,
+  id text NOT NULL,
+  code text NOT NULL,
+  low timestamptz NOT NULL,
+  high timestamptz NOT NULL
+);
+CREATE INDEX sp_date_range_idx ON sp_date (resource_type, code, low, high);
+CREATE INDEX sp_date_res_idx ON sp_date (resource_type, id);
+`,
+  },
+];
+
+/**
+ * Applies pending migrations. An advisory lock makes concurrent starts of
+ * several instances on one PostgreSQL safe: one migrates, the others wait.
+ */
+export async function migrate(db: Database): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(7243001)');
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migration (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = await tx.query<{ version: number }>('SELECT version FROM schema_migration');
+    const applied = new Set(done.rows.map((r) => r.version));
+    const ran: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) {
+        continue;
+      }
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migration (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      ran.push(m.version);
+    }
+    return ran;
+  });
+}
+
+export async function pendingMigrations(db: Database): Promise<number> {
+  const r = await db.query<{ version: number }>('SELECT version FROM schema_migration');
+  const applied = new Set(r.rows.map((x) => x.version));
+  return MIGRATIONS.filter((m) => !applied.has(m.version)).length;
+}

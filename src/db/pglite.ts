@@ -1,0 +1,40 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import type { Database, QueryResult, SqlClient } from './sql-client.ts';
+
+/**
+ * Embedded PostgreSQL (PGlite) under dataDir, or in memory when dataDir is
+ * 'memory://'. PGlite runs with fsync off and without autovacuum: fine for a
+ * laptop or a pilot, not for production (see README).
+ */
+export async function openPglite(dataDir: string): Promise<Database> {
+  if (!dataDir.startsWith('memory://')) {
+    mkdirSync(dataDir, { recursive: true });
+  }
+  const db = await PGlite.create(dataDir, { extensions: { pg_trgm } });
+
+  const wrap = (c: Pick<PGlite, 'query' | 'exec'>): SqlClient => ({
+    async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+      const r = await c.query<R>(text, params);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    },
+    async exec(text: string): Promise<void> {
+      await c.exec(text);
+    },
+  });
+
+  return {
+    kind: 'pglite',
+    ...wrap(db),
+    transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+      return db.transaction((tx) => fn(wrap(tx)));
+    },
+    async analyze() {
+      await db.exec('VACUUM ANALYZE');
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}

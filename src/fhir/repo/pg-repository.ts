@@ -1,0 +1,316 @@
+import { randomUUID } from 'node:crypto';
+import {
+  OperationOutcomeError,
+
+  applyPatch,
+  badRequest,
+
+  gone,
+  notFound,
+  preconditionFailed,
+} from '@medplum/core';
+import type { Operation, SearchRequest, WithId } from '@medplum/core';
+import { FhirRepository } from '@medplum/fhir-router';
+import type {
+  CreateResourceOptions,
+  ReadHistoryOptions,
+  RepositoryMode,
+  TransactionOptions,
+  UpdateResourceOptions,
+} from '@medplum/fhir-router';
+import type { Bundle, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
+import { guardSql, sanitizeDbError } from '../../db/guarded-sql.ts';
+import type { DbErrorListener } from '../../db/guarded-sql.ts';
+import type { Database, SqlClient } from '../../db/sql-client.ts';
+import type { RequestContext } from '../../request-context.ts';
+import { isSupportedResourceType } from '../resource-types.ts';
+import { splitReference } from '../search/index-values.ts';
+import { readHistoryBundle } from './history.ts';
+import { runSearch } from './search.ts';
+import { invalidResource } from './outcomes.ts';
+import type { ResourceValidator } from './validator-port.ts';
+import { writeVersion } from './write-version.ts';
+
+export interface RepositoryDeps {
+  db: Database;
+  validator: ResourceValidator;
+  baseUrl: string;
+  onDbError: DbErrorListener;
+}
+
+interface CurrentRow {
+  version_id: number;
+  deleted: boolean;
+  content: string | null;
+}
+
+const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * The one place every FHIR read and write passes (the router and our own
+ * operations both call it). One instance per request, carrying that request's
+ * context, so later layers (gate, audit) can hook in here.
+ */
+export class PgRepository extends FhirRepository {
+  private readonly sql: SqlClient;
+
+  constructor(
+    private readonly deps: RepositoryDeps,
+    readonly context: RequestContext,
+    sql: SqlClient = deps.db,
+    private readonly inTransaction = false
+  ) {
+    super();
+    this.sql = guardSql(sql, deps.onDbError);
+  }
+
+  setMode(_mode: RepositoryMode): void {
+    // One database role serves reads and writes; there are no read replicas yet.
+  }
+
+  generateId(): string {
+    return randomUUID();
+  }
+
+  async withTransaction<T>(callback: (txRepo: this) => Promise<T>, _options?: TransactionOptions): Promise<T> {
+    if (this.inTransaction) {
+      return callback(this);
+    }
+    try {
+      return await this.deps.db.transaction((tx) => callback(new PgRepository(this.deps, this.context, tx, true) as this));
+    } catch (err) {
+      // BEGIN/COMMIT failures come from outside the guarded client.
+      throw sanitizeDbError(err, this.deps.onDbError);
+    }
+  }
+
+  async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
+    checkType(resource.resourceType);
+    const id = options?.assignedId && resource.id ? resource.id : this.generateId();
+    return this.withTransaction(async (tx) => {
+      const existing = await tx.current(resource.resourceType, id, true);
+      if (existing && !existing.deleted) {
+        throw new OperationOutcomeError({
+          resourceType: 'OperationOutcome',
+          id: 'conflict',
+          issue: [{ severity: 'error', code: 'duplicate', details: { text: `${resource.resourceType}/${id} already exists` } }],
+        });
+      }
+      return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, 'create');
+    });
+  }
+
+  async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
+    checkType(resourceType);
+    const row = ID_RE.test(id) ? await this.current(resourceType, id, false) : undefined;
+    if (!row) {
+      throw new OperationOutcomeError(notFound);
+    }
+    if (row.deleted || row.content === null) {
+      throw new OperationOutcomeError(gone);
+    }
+    return JSON.parse(row.content) as WithId<T>;
+  }
+
+  async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
+    const split = reference.reference ? splitReference(reference.reference) : undefined;
+    if (!split) {
+      throw new OperationOutcomeError(badRequest(`Cannot resolve reference "${reference.reference ?? ''}"`));
+    }
+    return this.readResource<T>(split.type, split.id);
+  }
+
+  async readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
+    return Promise.all(references.map((r) => this.readReference(r).catch((err: Error) => err)));
+  }
+
+  async readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
+    checkType(resourceType);
+    if (!(await this.current(resourceType, id, false))) {
+      throw new OperationOutcomeError(notFound);
+    }
+    return readHistoryBundle(this.sql, this.deps.baseUrl, { resourceType, id, ...options }) as Promise<Bundle<WithId<T>>>;
+  }
+
+  async readTypeHistory(resourceType: string, options: { since?: string; offset?: number; limit?: number }): Promise<Bundle> {
+    checkType(resourceType);
+    return readHistoryBundle(this.sql, this.deps.baseUrl, { resourceType, ...options });
+  }
+
+  async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
+    checkType(resourceType);
+    if (!/^\d{1,9}$/.test(vid) || !ID_RE.test(id)) {
+      throw new OperationOutcomeError(notFound);
+    }
+    const r = await this.sql.query<{ deleted: boolean; content: string | null }>(
+      'SELECT deleted, content FROM resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3',
+      [resourceType, id, Number(vid)]
+    );
+    const row = r.rows[0];
+    if (!row) {
+      throw new OperationOutcomeError(notFound);
+    }
+    if (row.deleted || row.content === null) {
+      throw new OperationOutcomeError(gone);
+    }
+    return JSON.parse(row.content) as WithId<T>;
+  }
+
+  async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
+    checkType(resource.resourceType);
+    const id = resource.id;
+    if (!id || !ID_RE.test(id)) {
+      throw new OperationOutcomeError(badRequest('Resource id is missing or not a valid FHIR id', 'id'));
+    }
+    return this.withTransaction(async (tx) => {
+      const existing = await tx.current(resource.resourceType, id, true);
+      if (options?.ifMatch !== undefined) {
+        const expected = parseEtag(options.ifMatch);
+        if (!existing || existing.deleted || String(existing.version_id) !== expected) {
+          throw new OperationOutcomeError(preconditionFailedMessage(resource.resourceType, id, options.ifMatch));
+        }
+      }
+      if (existing && !existing.deleted && existing.content && sameContent(existing.content, resource)) {
+        // An identical re-send makes no new version (idempotent re-pushes).
+        return JSON.parse(existing.content) as WithId<T>;
+      }
+      return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, existing && !existing.deleted ? 'update' : 'create');
+    });
+  }
+
+  async deleteResource(resourceType: string, id: string, options?: { ifMatch?: string }): Promise<void> {
+    checkType(resourceType);
+    await this.withTransaction(async (tx) => {
+      const existing = await tx.current(resourceType, id, true);
+      if (options?.ifMatch !== undefined && (!existing || String(existing.version_id) !== parseEtag(options.ifMatch))) {
+        throw new OperationOutcomeError(preconditionFailedMessage(resourceType, id, options.ifMatch));
+      }
+      if (!existing || existing.deleted) {
+        // Deleting what is not there is a success with nothing to do (R4 http.html#delete).
+        return;
+      }
+      const lastUpdated = new Date().toISOString();
+      await writeVersion(tx.sql, { resourceType, id } as Resource & { id: string }, existing.version_id + 1, lastUpdated, 'delete');
+    });
+  }
+
+  async patchResource<T extends Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    patch: Operation[] | Parameters,
+    options?: UpdateResourceOptions
+  ): Promise<WithId<T>> {
+    if (!Array.isArray(patch)) {
+      throw new OperationOutcomeError(badRequest('Only JSON Patch is supported'));
+    }
+    return this.withTransaction(async (tx) => {
+      const current = await tx.readResource<T>(resourceType, id);
+      const patched = structuredClone(current);
+      try {
+        applyPatch(patched, patch);
+      } catch (err) {
+        throw new OperationOutcomeError(badRequest(`Invalid JSON Patch: ${(err as Error).message}`));
+      }
+      return tx.updateResource(patched, options);
+    });
+  }
+
+  async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
+    if (searchRequest.types?.length) {
+      throw new OperationOutcomeError(badRequest('Searching across resource types is not supported'));
+    }
+    checkType(searchRequest.resourceType);
+    return runSearch(this.sql, this.deps.baseUrl, searchRequest) as Promise<Bundle<WithId<T>>>;
+  }
+
+  async searchByReference<T extends Resource>(
+    searchRequest: SearchRequest<T>,
+    referenceField: string,
+    references: string[]
+  ): Promise<Record<string, WithId<T>[]>> {
+    const result: Record<string, WithId<T>[]> = {};
+    for (const ref of references) {
+      const bundle = await this.search<T>({
+        ...searchRequest,
+        filters: [...(searchRequest.filters ?? []), { code: referenceField, operator: 'eq', value: ref }],
+      });
+      result[ref] = (bundle.entry ?? []).map((e) => e.resource as WithId<T>);
+    }
+    return result;
+  }
+
+  /** Validates and stores one version; the caller holds the transaction. */
+  private async store<T extends Resource>(resource: T & { id: string }, versionId: number, method: 'create' | 'update'): Promise<WithId<T>> {
+    const lastUpdated = new Date().toISOString();
+    const { meta, ...rest } = resource;
+    const stored = {
+      ...rest,
+      meta: { ...meta, versionId: String(versionId), lastUpdated },
+    } as unknown as WithId<T>;
+    const issues = this.deps.validator.validate(stored);
+    if (issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
+      throw new OperationOutcomeError(invalidResource(issues));
+    }
+    await writeVersion(this.sql, stored, versionId, lastUpdated, method);
+    return stored;
+  }
+
+  private async current(resourceType: string, id: string, forUpdate: boolean): Promise<CurrentRow | undefined> {
+    const lock = forUpdate && this.inTransaction ? ' FOR UPDATE' : '';
+    const r = await this.sql.query<CurrentRow>(
+      `SELECT version_id, deleted, content FROM resource WHERE resource_type = $1 AND id = $2${lock}`,
+      [resourceType, id]
+    );
+    return r.rows[0];
+  }
+}
+
+function checkType(resourceType: string): void {
+  if (!isSupportedResourceType(resourceType)) {
+    throw new OperationOutcomeError({
+      ...notFound,
+      issue: [{ severity: 'error', code: 'not-supported', details: { text: `Resource type "${resourceType}" is not supported` } }],
+    });
+  }
+}
+
+/** Accepts W/"3", "3" and 3 as version 3. */
+export function parseEtag(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/"/g, '').trim();
+}
+
+function preconditionFailedMessage(resourceType: string, id: string, ifMatch: string): OperationOutcome {
+  return {
+    ...preconditionFailed,
+    issue: [
+      {
+        severity: 'error',
+        code: 'conflict',
+        details: { text: `If-Match ${ifMatch} does not match the current version of ${resourceType}/${id}` },
+        expression: ['If-Match'],
+      },
+    ],
+  };
+}
+
+function sameContent(storedJson: string, incoming: Resource): boolean {
+  const stored = JSON.parse(storedJson) as Resource;
+  const strip = (r: Resource): string => {
+    const { meta, ...rest } = r;
+    const { versionId: _v, lastUpdated: _l, ...metaRest } = meta ?? {};
+    return stableStringify({ ...rest, meta: metaRest });
+  };
+  return strip(stored) === strip(incoming);
+}
+
+function stableStringify(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+

@@ -1,0 +1,62 @@
+import type { SearchRequest } from '@medplum/core';
+import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import type { SqlClient } from '../../db/sql-client.ts';
+import { DEFAULT_COUNT, MAX_COUNT, searchQuery } from '../search/search-links.ts';
+import { compileSearch } from '../search/search-sql.ts';
+import { subsetResource } from '../search/subset.ts';
+import { loadIncludes } from './includes.ts';
+
+/** Runs a search and assembles the searchset Bundle: matches, includes, total, links. */
+export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequest): Promise<Bundle> {
+  const count = Math.min(Math.max(req.count ?? DEFAULT_COUNT, 0), MAX_COUNT);
+  const offset = Math.max(req.offset ?? 0, 0);
+  const compiled = compileSearch(req, baseUrl);
+  const values = compiled.params.values;
+  const from = `FROM resource r WHERE ${compiled.where}`;
+
+  let rows: { id: string; content: string }[] = [];
+  let hasMore = false;
+  if (count > 0) {
+    // One row more than the page tells whether a next page exists without counting.
+    const r = await sql.query<{ id: string; content: string }>(
+      `SELECT r.id, r.content ${from} ORDER BY ${compiled.orderBy} LIMIT ${count + 1} OFFSET ${offset}`,
+      values
+    );
+    rows = r.rows.slice(0, count);
+    hasMore = r.rows.length > count;
+  }
+  let total: number | undefined;
+  if (req.total !== 'none') {
+    if (count > 0 && !hasMore && (offset === 0 || rows.length > 0)) {
+      total = offset + rows.length;
+    } else {
+      const c = await sql.query<{ n: number }>(`SELECT count(*)::int AS n ${from}`, values.slice(0, compiled.whereParamCount));
+      total = c.rows[0]?.n ?? 0;
+    }
+  }
+
+  const matches = rows.map((row) => JSON.parse(row.content) as Resource);
+  const entry: BundleEntry[] = matches.map((m) => ({
+    fullUrl: `${baseUrl}/${m.resourceType}/${m.id}`,
+    resource: subsetResource(m, req.fields, req.summary),
+    search: { mode: 'match' },
+  }));
+  if (matches.length && (req.include?.length || req.revInclude?.length)) {
+    for (const inc of await loadIncludes(sql, req, matches)) {
+      entry.push({ fullUrl: `${baseUrl}/${inc.resourceType}/${inc.id}`, resource: inc, search: { mode: 'include' } });
+    }
+  }
+
+  const link: BundleLink[] = [{ relation: 'self', url: `${baseUrl}/${req.resourceType}?${searchQuery(req, offset)}` }];
+  if (hasMore) {
+    link.push({ relation: 'next', url: `${baseUrl}/${req.resourceType}?${searchQuery(req, offset + count)}` });
+  }
+  if (offset > 0 && count > 0) {
+    link.push({ relation: 'previous', url: `${baseUrl}/${req.resourceType}?${searchQuery(req, Math.max(offset - count, 0))}` });
+  }
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link, entry };
+  if (total !== undefined) {
+    bundle.total = total;
+  }
+  return bundle;
+}

@@ -1,0 +1,64 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { SqlClient } from '../../db/sql-client.ts';
+import { extractIndexRows } from '../search/index-values.ts';
+
+export type WriteMethod = 'create' | 'update' | 'delete';
+
+/**
+ * Writes one version of a resource: the current row, the history row and the
+ * search index rows, in ONE statement so that no reader (and no crash) can
+ * ever see a resource without its indexes or history. Callers hold a
+ * transaction when they also read-then-write.
+ */
+export async function writeVersion(
+  sql: SqlClient,
+  resource: Resource & { id: string },
+  versionId: number,
+  lastUpdated: string,
+  method: WriteMethod
+): Promise<void> {
+  const deleted = method === 'delete';
+  const content = deleted ? null : JSON.stringify(resource);
+  const rows = deleted ? undefined : extractIndexRows(resource);
+  const p: unknown[] = [resource.resourceType, resource.id, versionId, lastUpdated, deleted, content, method];
+  const add = (v: unknown): string => {
+    p.push(v);
+    return `$${p.length}`;
+  };
+  const ctes = [
+    `cur AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id,
+         last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, content = EXCLUDED.content)`,
+    `ver AS (INSERT INTO resource_version (resource_type, id, version_id, last_updated, method, deleted, content)
+       VALUES ($1, $2, $3, $4, $7, $5, $6))`,
+  ];
+  if (versionId > 1) {
+    // All sub-statements see the same snapshot, so these deletes remove only
+    // the previous version's rows, never the ones inserted below.
+    for (const t of ['sp_token', 'sp_string', 'sp_reference', 'sp_date']) {
+      ctes.push(`del_${t} AS (DELETE FROM ${t} WHERE resource_type = $1 AND id = $2)`);
+    }
+  }
+  if (rows) {
+    if (rows.token.code.length) {
+      ctes.push(`ins_token AS (INSERT INTO sp_token (resource_type, id, code, system, value)
+        SELECT $1, $2, * FROM unnest(${add(rows.token.code)}::text[], ${add(rows.token.system)}::text[], ${add(rows.token.value)}::text[]))`);
+    }
+    if (rows.string.code.length) {
+      ctes.push(`ins_string AS (INSERT INTO sp_string (resource_type, id, code, value, exact)
+        SELECT $1, $2, * FROM unnest(${add(rows.string.code)}::text[], ${add(rows.string.value)}::text[], ${add(rows.string.exact)}::text[]))`);
+    }
+    const r = rows.reference;
+    if (r.code.length) {
+      ctes.push(`ins_reference AS (INSERT INTO sp_reference (resource_type, id, code, target_type, target_id, reference, ident_system, ident_value)
+        SELECT $1, $2, * FROM unnest(${add(r.code)}::text[], ${add(r.targetType)}::text[], ${add(r.targetId)}::text[],
+          ${add(r.reference)}::text[], ${add(r.identSystem)}::text[], ${add(r.identValue)}::text[]))`);
+    }
+    if (rows.date.code.length) {
+      ctes.push(`ins_date AS (INSERT INTO sp_date (resource_type, id, code, low, high)
+        SELECT $1, $2, * FROM unnest(${add(rows.date.code)}::text[], ${add(rows.date.low)}::timestamptz[], ${add(rows.date.high)}::timestamptz[]))`);
+    }
+  }
+  await sql.query(`WITH ${ctes.join(',\n')} SELECT 1`, p);
+}

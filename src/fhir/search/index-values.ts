@@ -1,0 +1,171 @@
+import { evalFhirPathTyped, toTypedValue } from '@medplum/core';
+import type { TypedValue } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import { OPEN_HIGH, OPEN_LOW, parseDateRange } from './date-range.ts';
+import { normalizeString } from './normalize.ts';
+import { indexedParams } from './search-params.ts';
+
+/** Column-major index rows for one resource, ready for unnest() inserts. */
+export interface IndexRows {
+  token: { code: string[]; system: (string | null)[]; value: (string | null)[] };
+  string: { code: string[]; value: string[]; exact: string[] };
+  reference: {
+    code: string[];
+    targetType: (string | null)[];
+    targetId: (string | null)[];
+    reference: (string | null)[];
+    identSystem: (string | null)[];
+    identValue: (string | null)[];
+  };
+  date: { code: string[]; low: string[]; high: string[] };
+}
+
+function emptyRows(): IndexRows {
+  return {
+    token: { code: [], system: [], value: [] },
+    string: { code: [], value: [], exact: [] },
+    reference: { code: [], targetType: [], targetId: [], reference: [], identSystem: [], identValue: [] },
+    date: { code: [], low: [], high: [] },
+  };
+}
+
+const RELATIVE_REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+export function splitReference(ref: string): { type: string; id: string } | undefined {
+  const m = RELATIVE_REF.exec(ref);
+  return m ? { type: m[1] as string, id: m[2] as string } : undefined;
+}
+
+export function extractIndexRows(resource: Resource): IndexRows {
+  const rows = emptyRows();
+  const input = [toTypedValue(resource)];
+  for (const param of indexedParams(resource.resourceType).values()) {
+    const values = evalFhirPathTyped(param.details.parsedExpression, input);
+    for (const v of values) {
+      switch (param.kind) {
+        case 'token':
+          addToken(rows, param.code, v);
+          break;
+        case 'string':
+          addString(rows, param.code, v);
+          break;
+        case 'reference':
+          addReference(rows, param.code, v);
+          break;
+        case 'date':
+          addDate(rows, param.code, v);
+          break;
+      }
+    }
+  }
+  return rows;
+}
+
+function pushToken(rows: IndexRows, code: string, system: string | undefined, value: string | undefined): void {
+  if (system === undefined && value === undefined) {
+    return;
+  }
+  rows.token.code.push(code);
+  rows.token.system.push(system ?? null);
+  rows.token.value.push(value ?? null);
+}
+
+function addToken(rows: IndexRows, code: string, v: TypedValue): void {
+  const x = v.value;
+  if (x === undefined || x === null) {
+    return;
+  }
+  switch (v.type) {
+    case 'CodeableConcept':
+      for (const c of x.coding ?? []) {
+        pushToken(rows, code, c.system, c.code);
+      }
+      return;
+    case 'Coding':
+      pushToken(rows, code, x.system, x.code);
+      return;
+    case 'Identifier':
+      pushToken(rows, code, x.system, x.value);
+      return;
+    case 'ContactPoint':
+      pushToken(rows, code, x.system, x.value);
+      return;
+    case 'boolean':
+      pushToken(rows, code, undefined, String(x));
+      return;
+    default:
+      if (typeof x === 'string' || typeof x === 'number') {
+        pushToken(rows, code, undefined, String(x));
+      }
+  }
+}
+
+function pushString(rows: IndexRows, code: string, s: unknown): void {
+  if (typeof s !== 'string' || s.trim() === '') {
+    return;
+  }
+  rows.string.code.push(code);
+  rows.string.value.push(normalizeString(s));
+  rows.string.exact.push(s);
+}
+
+function addString(rows: IndexRows, code: string, v: TypedValue): void {
+  const x = v.value;
+  if (x === undefined || x === null) {
+    return;
+  }
+  if (v.type === 'HumanName') {
+    for (const part of [x.text, x.family, ...(x.given ?? []), ...(x.prefix ?? []), ...(x.suffix ?? [])]) {
+      pushString(rows, code, part);
+    }
+  } else if (v.type === 'Address') {
+    for (const part of [x.text, ...(x.line ?? []), x.city, x.district, x.state, x.postalCode, x.country]) {
+      pushString(rows, code, part);
+    }
+  } else {
+    pushString(rows, code, x);
+  }
+}
+
+function addReference(rows: IndexRows, code: string, v: TypedValue): void {
+  const x = v.value;
+  if (x === undefined || x === null) {
+    return;
+  }
+  // canonical/uri-valued "references" (e.g. instantiates-canonical) are plain strings.
+  const ref: string | undefined = typeof x === 'string' ? x : x.reference;
+  const ident = typeof x === 'object' ? x.identifier : undefined;
+  if (!ref && !ident) {
+    return;
+  }
+  const split = ref ? splitReference(ref) : undefined;
+  rows.reference.code.push(code);
+  rows.reference.targetType.push(split?.type ?? null);
+  rows.reference.targetId.push(split?.id ?? null);
+  rows.reference.reference.push(split ? null : (ref ?? null));
+  rows.reference.identSystem.push(ident?.system ?? null);
+  rows.reference.identValue.push(ident?.value ?? null);
+}
+
+function addDate(rows: IndexRows, code: string, v: TypedValue): void {
+  const x = v.value;
+  if (x === undefined || x === null) {
+    return;
+  }
+  let low: string | undefined;
+  let high: string | undefined;
+  if (v.type === 'Period') {
+    low = x.start ? parseDateRange(x.start)?.low : OPEN_LOW;
+    high = x.end ? parseDateRange(x.end)?.high : OPEN_HIGH;
+  } else if (typeof x === 'string') {
+    const r = parseDateRange(x);
+    low = r?.low;
+    high = r?.high;
+  }
+  if (low === undefined || high === undefined) {
+    return;
+  }
+  rows.date.code.push(code);
+  rows.date.low.push(low);
+  rows.date.high.push(high);
+}

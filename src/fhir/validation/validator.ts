@@ -1,0 +1,104 @@
+import { fileURLToPath } from 'node:url';
+import { isResourceType } from '@medplum/core';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { loadBaseSchema } from '../schema.ts';
+import { checkIdentifiers } from './identifier-rules.ts';
+import { ProfileRegistry } from './profile-registry.ts';
+import { checkRequiredBindings } from './required-bindings.ts';
+import { checkSliceChildren } from './slice-rules.ts';
+import { validateStructure } from './structural.ts';
+import type { CollectedTokens } from './structural.ts';
+import { Terminology } from './terminology.ts';
+
+export interface ResourceValidator {
+  /** Every problem found (severity error/warning), each with `expression`; [] when valid. Never throws for bad input. */
+  validate(resource: Resource): OperationOutcomeIssue[];
+}
+
+export interface ValidatorOptions {
+  /** Directory holding profiles.json and the built profiles; defaults to the project's profiles/. */
+  profilesDir?: string;
+}
+
+/** <project root>/profiles, found from this module's location so it works from any working directory. */
+export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../../../profiles/', import.meta.url));
+
+/**
+ * Creates the validator run on every write. All files are read and parsed
+ * here or on first use, never per call: profiles once per profile, value set
+ * expansions once per value set.
+ */
+export function createValidator(options?: ValidatorOptions): ResourceValidator & { readonly registry: ProfileRegistry } {
+  loadBaseSchema();
+  const registry = ProfileRegistry.load(options?.profilesDir ?? DEFAULT_PROFILES_DIR);
+  const terminology = new Terminology(registry.terminology);
+
+  function validate(resource: Resource): OperationOutcomeIssue[] {
+    const shapeProblem = checkShape(resource);
+    if (shapeProblem) {
+      return [shapeProblem];
+    }
+    const { profiles, issues } = registry.select(resource);
+    const tokens: CollectedTokens = {};
+    if (profiles.length === 0) {
+      issues.push(...validateStructure(resource, undefined, tokens));
+    }
+    for (const profile of profiles) {
+      // Each profile's snapshot includes the base definition, so no separate base pass is needed.
+      issues.push(...validateStructure(resource, profile.schema, tokens));
+      issues.push(...checkSliceChildren(resource, profile));
+    }
+    issues.push(...checkRequiredBindings(tokens, terminology));
+    issues.push(...checkIdentifiers(resource, terminology));
+    return dedupe(issues);
+  }
+
+  return {
+    registry,
+    validate(resource) {
+      try {
+        return validate(resource);
+      } catch (err) {
+        return [
+          {
+            severity: 'error',
+            code: 'exception',
+            details: { text: `Validation failed: ${err instanceof Error ? err.message : String(err)}` },
+            expression: [typeof resource?.resourceType === 'string' ? resource.resourceType : 'Resource'],
+          },
+        ];
+      }
+    },
+  };
+}
+
+function checkShape(resource: unknown): OperationOutcomeIssue | undefined {
+  if (typeof resource !== 'object' || resource === null || Array.isArray(resource)) {
+    return structureError('A resource must be a JSON object', 'Resource');
+  }
+  const type = (resource as { resourceType?: unknown }).resourceType;
+  if (typeof type !== 'string') {
+    return structureError('Missing resourceType', 'Resource.resourceType');
+  }
+  if (!isResourceType(type)) {
+    return structureError(`Unknown resourceType '${type}'`, 'Resource.resourceType');
+  }
+  return undefined;
+}
+
+function structureError(text: string, expression: string): OperationOutcomeIssue {
+  return { severity: 'error', code: 'structure', details: { text }, expression: [expression] };
+}
+
+/** Two profiles validating the same base elements report the same base problems; keep one of each. */
+function dedupe(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = `${issue.severity}|${issue.code}|${issue.expression?.join(',')}|${issue.details?.text}`;
+    if (seen.has(key)) {
+      return false;
+    }
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,57 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { openDatabase } from './db/open-database.ts';
+import type { Database } from './db/sql-client.ts';
+import { loadBaseSchema } from './fhir/schema.ts';
+import { buildSearchParamRegistry } from './fhir/search/search-params.ts';
+import { createValidator } from './fhir/validation/validator.ts';
+import { createApp } from './http/app.ts';
+import { createLogger } from './ops/logger.ts';
+import { VERSION } from './version.ts';
+
+export interface RunningServer {
+  url: string;
+  baseUrl: string;
+  db: Database;
+  server: Server;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Composition root: config → database → services → HTTP. */
+export async function startServer(config: Config, existingDb?: Database): Promise<RunningServer> {
+  const logger = createLogger(config.LOG_LEVEL);
+  loadBaseSchema();
+  buildSearchParamRegistry();
+  const validator = createValidator();
+  const db = existingDb ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE }));
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  // The public base URL appears in links and Location headers; without
+  // BASE_URL it is where we actually listen.
+  const baseUrl = config.BASE_URL ?? url;
+  server.on('request', createApp({ config, baseUrl, db, validator, logger, version: VERSION }));
+  return {
+    url,
+    baseUrl,
+    db,
+    server,
+    logger,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (!existingDb) await db.close();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from '../../src/db/migrations.ts';
+import { openPglite } from '../../src/db/pglite.ts';
+import { openPostgres } from '../../src/db/postgres.ts';
+import type { Database } from '../../src/db/sql-client.ts';
+
+export interface Backend {
+  name: 'pglite' | 'postgres';
+  /** A fresh, migrated, empty database of this kind. */
+  open(): Promise<Database>;
+}
+
+/** PGlite always; PostgreSQL too when TEST_DATABASE_URL is set. */
+export function backends(): Backend[] {
+  const list: Backend[] = [{ name: 'pglite', open: openFreshPglite }];
+  const url = process.env.TEST_DATABASE_URL;
+  if (url) {
+    list.push({ name: 'postgres', open: () => openFreshPostgresSchema(url) });
+  }
+  return list;
+}
+
+async function openFreshPglite(): Promise<Database> {
+  const db = await openPglite('memory://');
+  await migrate(db);
+  return db;
+}
+
+/**
+ * Each suite gets its own schema in the test database, so test files can run
+ * in parallel; the schema is dropped when the database is closed.
+ */
+async function openFreshPostgresSchema(url: string): Promise<Database> {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema},public`);
+  const db = await openPostgres(u.toString(), 5);
+  await migrate(db);
+  const close = db.close.bind(db);
+  return {
+    ...db,
+    async close() {
+      await close();
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
