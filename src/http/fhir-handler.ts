@@ -143,7 +143,7 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
     return;
   }
   // PUT that created the resource: R4 http.html#update says 201.
-  const finalStatus = req.method === 'PUT' && resource.meta?.versionId === '1' ? 201 : status;
+  const finalStatus = req.method === 'PUT' && repo.updateCreated ? 201 : status;
   sendResource(res, finalStatus, resource, publicOutcome(outcome), prefs as Preferences, deps.baseUrl);
 }
 

@@ -53,6 +53,8 @@ const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
  */
 export class PgRepository extends FhirRepository {
   private readonly sql: SqlClient;
+  /** Set when an update found nothing to update and created the resource (answers 201). */
+  updateCreated = false;
 
   constructor(
     private readonly deps: RepositoryDeps,
@@ -174,7 +176,9 @@ export class PgRepository extends FhirRepository {
         // An identical re-send makes no new version (idempotent re-pushes).
         return JSON.parse(existing.content) as WithId<T>;
       }
-      return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, existing && !existing.deleted ? 'update' : 'create');
+      const creating = !existing || existing.deleted;
+      this.updateCreated = creating;
+      return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, creating ? 'create' : 'update');
     });
   }
 
