@@ -216,7 +216,7 @@ class Snapshot {
 }
 
 function merge(target: ElementDefinition, diff: ElementDefinition, profileUrl: string): void {
-  const record = target as Record<string, unknown>;
+  const record = target as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(diff)) {
     if (key === 'id' || key === 'path' || value === undefined) {
       continue;
