@@ -8,8 +8,8 @@ import { loadIncludes } from './includes.ts';
 
 /** Runs a search and assembles the searchset Bundle: matches, includes, total, links. */
 export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequest): Promise<Bundle> {
-  const count = Math.min(Math.max(req.count ?? DEFAULT_COUNT, 0), MAX_COUNT);
-  const offset = Math.max(req.offset ?? 0, 0);
+  const count = Math.min(wholeNumber(req.count, DEFAULT_COUNT), MAX_COUNT);
+  const offset = wholeNumber(req.offset, 0);
   const compiled = compileSearch(req, baseUrl);
   const values = compiled.params.values;
   const from = `FROM resource r WHERE ${compiled.where}`;
@@ -47,16 +47,27 @@ export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequ
     }
   }
 
-  const link: BundleLink[] = [{ relation: 'self', url: `${baseUrl}/${req.resourceType}?${searchQuery(req, offset)}` }];
+  // Links carry the page size actually used (after the MAX_COUNT cap), so they step by it.
+  const url = (at: number): string => `${baseUrl}/${req.resourceType}?${searchQuery({ ...req, count }, at)}`;
+  const link: BundleLink[] = [{ relation: 'self', url: url(offset) }];
   if (hasMore) {
-    link.push({ relation: 'next', url: `${baseUrl}/${req.resourceType}?${searchQuery(req, offset + count)}` });
+    link.push({ relation: 'next', url: url(offset + count) });
   }
   if (offset > 0 && count > 0) {
-    link.push({ relation: 'previous', url: `${baseUrl}/${req.resourceType}?${searchQuery(req, Math.max(offset - count, 0))}` });
+    link.push({ relation: 'previous', url: url(Math.max(offset - count, 0)) });
   }
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link, entry };
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link };
   if (total !== undefined) {
     bundle.total = total;
   }
+  // FHIR JSON never carries empty arrays: no matches (or _summary=count) means no entry element.
+  if (entry.length) {
+    bundle.entry = entry;
+  }
   return bundle;
+}
+
+/** @medplum/core parses _count/_offset with parseInt: NaN or negatives must not reach the SQL. */
+function wholeNumber(n: number | undefined, fallback: number): number {
+  return n !== undefined && Number.isInteger(n) && n >= 0 ? n : fallback;
 }

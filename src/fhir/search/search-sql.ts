@@ -1,7 +1,9 @@
 import { OperationOutcomeError, badRequest } from '@medplum/core';
 import type { Filter, SearchRequest, SortRule } from '@medplum/core';
+import { SUPPORTED_RESOURCE_TYPES, isSupportedResourceType } from '../resource-types.ts';
 import { parseDateRange } from './date-range.ts';
 import type { DateRange } from './date-range.ts';
+import { splitReference } from './index-values.ts';
 import { normalizeString } from './normalize.ts';
 import { indexedParam } from './search-params.ts';
 import type { IndexedParam } from './search-params.ts';
@@ -27,18 +29,25 @@ function invalid(message: string, code: string): OperationOutcomeError {
   return new OperationOutcomeError(badRequest(message, code));
 }
 
-/** Splits a search value on commas not escaped with a backslash (FHIR's OR). */
-export function splitOr(value: string): string[] {
-  return value
-    .split(/(?<!\\),/)
-    .map((v) => v.replace(/\\([,|$\\])/g, '$1'))
-    .filter((v) => v !== '');
+/** Removes FHIR search escapes (a backslash before , | $ or another backslash) once a value has been split. */
+function unescapeValue(v: string): string {
+  return v.replace(/\\([,|$\\])/g, '$1');
 }
 
-/** Splits system|code on the first unescaped bar. */
+/** Splits on commas not escaped with a backslash (FHIR's OR), leaving other escapes in place. */
+function splitOrRaw(value: string): string[] {
+  return value.split(/(?<!\\),/).filter((v) => v !== '');
+}
+
+/** Splits a search value on commas not escaped with a backslash (FHIR's OR). */
+export function splitOr(value: string): string[] {
+  return splitOrRaw(value).map(unescapeValue);
+}
+
+/** Splits one still-escaped system|code on the first unescaped bar, then unescapes both halves. */
 function splitBar(value: string): [string | undefined, string] {
   const i = value.search(/(?<!\\)\|/);
-  return i < 0 ? [undefined, value] : [value.slice(0, i), value.slice(i + 1)];
+  return i < 0 ? [undefined, unescapeValue(value)] : [unescapeValue(value.slice(0, i)), unescapeValue(value.slice(i + 1))];
 }
 
 function likeEscape(s: string): string {
@@ -87,17 +96,19 @@ function compileFilter(resourceType: string, f: Filter, rt: string, p: SqlParams
     const present = `r.id IN (SELECT x.id FROM ${table} x WHERE x.resource_type = ${rt} AND x.code = ${code})`;
     return wantMissing ? `NOT (${present})` : present;
   }
-  const values = splitOr(f.value);
-  if (values.length === 0) {
+  // Token and :identifier values are split on "|" before unescaping, so an escaped bar stays part of the value.
+  const raw = splitOrRaw(f.value);
+  if (raw.length === 0) {
     throw invalid(`Search parameter "${f.code}" has no value`, f.code);
   }
+  const values = raw.map(unescapeValue);
   switch (param.kind) {
     case 'token':
-      return tokenCondition(f, values, table, rt, code, p);
+      return tokenCondition(f, raw, table, rt, code, p);
     case 'string':
       return stringCondition(f, values, table, rt, code, p);
     case 'reference':
-      return referenceCondition(param, f, values, rt, code, p, baseUrl);
+      return referenceCondition(param, f, f.operator === 'identifier' ? raw : values, rt, code, p, baseUrl);
     case 'date': {
       const parts = values.map((v) => dateCondition(f.operator, v, 'x.low', 'x.high', p, f.code));
       return `r.id IN (SELECT x.id FROM sp_date x WHERE x.resource_type = ${rt} AND x.code = ${code} AND (${parts.join(' OR ')}))`;
@@ -149,6 +160,9 @@ function referenceCondition(
     // Matches a Reference.identifier written on the resource, or a reference
     // to a resource that carries that identifier (what a GP system asking
     // "CarePlans for this NHS number" means).
+    // Naming the target types lets the sp_token lookup use its index, whose
+    // leading column is resource_type, instead of reading the whole index.
+    const targets = p.add(referenceTargets(param));
     const branches = values.flatMap((v) => {
       const [system, value] = splitBar(v);
       const val = p.add(value);
@@ -157,7 +171,7 @@ function referenceCondition(
       const identSys = sys ? ` AND x.ident_system = ${sys}` : '';
       return [
         `SELECT x.id FROM sp_reference x JOIN sp_token t ON t.resource_type = x.target_type AND t.id = x.target_id AND t.code = 'identifier'
-           WHERE x.resource_type = ${rt} AND x.code = ${code} AND t.value = ${val}${tokenSys}`,
+           WHERE x.resource_type = ${rt} AND x.code = ${code} AND t.resource_type = ANY(${targets}::text[]) AND t.value = ${val}${tokenSys}`,
         `SELECT x.id FROM sp_reference x WHERE x.resource_type = ${rt} AND x.code = ${code} AND x.ident_value = ${val}${identSys}`,
       ];
     });
@@ -173,13 +187,21 @@ function referenceCondition(
       return `x.reference = ${p.add(v)}`;
     }
     if (slash > 0) {
-      return `(x.target_id = ${p.add(v.slice(slash + 1))} AND x.target_type = ${p.add(v.slice(0, slash))})`;
+      // Type/id, or Type/id/_history/n: the index holds the resource, not the version.
+      const typed = splitReference(v) ?? { type: v.slice(0, slash), id: v.slice(slash + 1) };
+      return `(x.target_id = ${p.add(typed.id)} AND x.target_type = ${p.add(typed.type)})`;
     }
     const only = param.targets.length === 1 ? ` AND x.target_type = ${p.add(param.targets[0])}` : '';
     return `(x.target_id = ${p.add(v)}${only})`;
   });
   const match = `r.id IN (SELECT x.id FROM sp_reference x WHERE x.resource_type = ${rt} AND x.code = ${code} AND (${parts.join(' OR ')}))`;
   return f.operator === 'not' ? `NOT (${match})` : match;
+}
+
+/** Types a reference parameter may point to that this server stores (all of them when the definition names none). */
+function referenceTargets(param: IndexedParam): string[] {
+  const stored = param.targets.filter(isSupportedResourceType);
+  return param.targets.length ? stored : [...SUPPORTED_RESOURCE_TYPES];
 }
 
 /**
@@ -242,9 +264,11 @@ function compileSort(resourceType: string, rules: SortRule[], p: SqlParams): str
       `(SELECT ${agg}(x.${column}) FROM ${TABLE[param.kind]} x WHERE x.resource_type = r.resource_type AND x.id = r.id AND x.code = ${p.add(param.code)}) ${dir} NULLS LAST`
     );
   }
-  // A unique last key keeps pages stable, so next/previous links never skip or repeat.
+  // A unique last key keeps pages stable, so next/previous links never skip or
+  // repeat. It runs the same way as the key before it, so a sort on
+  // _lastUpdated alone can walk resource_last_updated_idx in either direction.
   if (!rules.some((r) => r.code === '_id')) {
-    terms.push('r.id ASC');
+    terms.push(`r.id ${rules.at(-1)?.descending ? 'DESC' : 'ASC'}`);
   }
   return terms.join(', ');
 }
