@@ -1,0 +1,70 @@
+import autocannon from 'autocannon';
+import type { Result } from 'autocannon';
+import { cpuSeconds } from './processes.ts';
+
+export interface Measurement {
+  requests: number;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  /** Server process CPU time (user + system) per 2xx response, in microseconds; NaN if unknown. */
+  cpuUsPerReq: number;
+  /** Responses that were not 2xx, plus connection errors and timeouts. */
+  failures: number;
+  statusCodes: Record<string, number>;
+}
+
+/**
+ * One autocannon run against `url` for `seconds`, every request taking the
+ * next path from `paths` (shared by all connections, so they spread over the
+ * whole data set). Latency percentiles come from autocannon's per-response
+ * times in fractional milliseconds (its own histogram is whole milliseconds).
+ */
+export async function measure(url: string, paths: string[], seconds: number, connections: number, serverPid?: number): Promise<Measurement> {
+  let next = 0;
+  const cpuBefore = serverPid === undefined ? undefined : cpuSeconds(serverPid);
+  const latencies: number[] = [];
+  const result = await new Promise<Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        connections,
+        duration: seconds,
+        headers: { accept: 'application/fhir+json' },
+        requests: [
+          {
+            method: 'GET',
+            setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length]! }),
+          },
+        ],
+      },
+      (err, res) => (err ? reject(err) : resolve(res))
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    });
+  });
+  const cpuAfter = serverPid === undefined ? undefined : cpuSeconds(serverPid);
+  latencies.sort((a, b) => a - b);
+  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count]));
+  return {
+    requests: latencies.length,
+    reqPerSec: latencies.length / result.duration,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuUsPerReq: cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / latencies.length : Number.NaN,
+    failures: result.non2xx + result.errors + result.timeouts,
+    statusCodes,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
