@@ -2,7 +2,6 @@ import type { CapabilityStatement, CapabilityStatementRestResource } from '@medp
 import { SUPPORTED_RESOURCE_TYPES } from './resource-types.ts';
 import { indexedParams } from './search/search-params.ts';
 
-
 /**
  * States exactly what this server does (R4 capabilitystatement.html): every
  * type, interaction, search parameter, include and operation listed here is
@@ -23,7 +22,7 @@ export function buildCapabilityStatement(baseUrl: string, version: string, authD
     const r: CapabilityStatementRestResource = {
       type,
       profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-      interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map(
+      interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map(
         (code) => ({ code: code as 'read' })
       ),
       versioning: 'versioned-update',

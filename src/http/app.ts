@@ -60,11 +60,11 @@ export function createApp(deps: AppDeps): express.Express {
     const accept = req.headers.accept;
     const format = typeof req.query._format === 'string' ? req.query._format : undefined;
     if (format && !/json/.test(format)) {
-      next(httpError(406, 'not-supported', `_format "${format}" is not supported; this server speaks application/fhir+json`));
+      next(httpError(406, 'not-supported', `_format "${format}" is not supported; this server speaks application/fhir+json`, ['_format']));
       return;
     }
     if (accept && !req.accepts(['application/fhir+json', 'application/json'])) {
-      next(httpError(406, 'not-supported', 'This server answers application/fhir+json only'));
+      next(httpError(406, 'not-supported', 'This server answers application/fhir+json only', ['Accept']));
       return;
     }
     next();
@@ -96,13 +96,14 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const { status, body, unexpected } = toErrorResponse(bodyErrorToHttp(err));
+    const { status, body, unexpected, headers } = toErrorResponse(bodyErrorToHttp(err));
     if (unexpected) {
       // Class and code only: messages from the database can quote values.
       const e = err as { name?: string; code?: string };
       logger.error({ requestId: (res.locals.context as RequestContext | undefined)?.requestId, error: e?.name, code: e?.code }, 'unexpected error');
     }
     if (!res.headersSent) {
+      for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
       sendJson(res, status, body);
     }
   });

@@ -7,13 +7,17 @@ import type { Database } from '../db/sql-client.ts';
 import { patientEverything } from '../fhir/operations/everything.ts';
 import { validateOperation } from '../fhir/operations/validate.ts';
 import { PgRepository } from '../fhir/repo/pg-repository.ts';
+import { parseDateRange } from '../fhir/search/date-range.ts';
 import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
-import { isSupportedResourceType } from '../fhir/resource-types.ts';
 import type { RequestContext } from '../request-context.ts';
+import { normaliseEtag, planBundle } from './bundle-plan.ts';
+import { runBundle } from './bundle-run.ts';
 import { sendJson, sendResource } from './fhir-response.ts';
 import { httpError, publicOutcome } from './outcome.ts';
 import { parsePrefer } from './prefer.ts';
 import type { Preferences } from './prefer.ts';
+import { paramWithNul, resolveRoute } from './routes.ts';
+import type { Route } from './routes.ts';
 import { partitionSearchQuery } from './search-query.ts';
 
 export interface FhirHandlerDeps {
@@ -25,12 +29,13 @@ export interface FhirHandlerDeps {
   capabilityStatement: () => Resource;
 }
 
-const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * Everything under /fhir. Our own operations ($everything, $validate,
- * metadata, type history) are handled here; the standard interactions and
- * batch/transaction go through @medplum/fhir-router over our repository.
+ * metadata, history) are handled here; the standard interactions go through
+ * @medplum/fhir-router over our repository, and so do batch/transaction
+ * Bundles once bundle-plan has checked them.
  */
 export function fhirHandler(deps: FhirHandlerDeps) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
@@ -44,25 +49,15 @@ export function fhirHandler(deps: FhirHandlerDeps) {
 
 async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promise<void> {
   const context = res.locals.context as RequestContext;
+  // Any other method (HEAD, OPTIONS, ...) is a 405 naming the ones that would work.
+  const route = resolveRoute(req.method, req.path);
   const prefs = parsePrefer(req.headers.prefer);
-  const segments = req.path.split('/').filter(Boolean).map(decodeURIComponent);
-  const [first = '', second, third] = segments;
-  const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
-
-  if (!METHODS.has(req.method)) {
-    throw httpError(405, 'not-supported', `Method ${req.method} is not supported here`);
+  const rawQuery = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+  for (const [where, qs] of [['query', rawQuery], ['If-None-Exist', String(req.headers['if-none-exist'] ?? '')]] as const) {
+    const bad = paramWithNul(qs);
+    if (bad !== undefined) throw httpError(400, 'invalid', `The ${where} holds a NUL character`, [where === 'query' ? bad : where]);
   }
-  if (first === 'metadata' && segments.length === 1) {
-    if (req.method !== 'GET') throw httpError(405, 'not-supported', 'metadata supports GET only');
-    sendJson(res, 200, deps.capabilityStatement());
-    return;
-  }
-  if (first !== '' && !isSupportedResourceType(first)) {
-    throw httpError(404, 'not-supported', `Resource type "${first}" is not supported by this server`);
-  }
-  if (first === '' && req.method !== 'POST') {
-    throw httpError(405, 'not-supported', 'Only POST of a batch or transaction Bundle is supported at the base URL');
-  }
+  const query = new URLSearchParams(rawQuery);
   const repo = new PgRepository(
     {
       db: deps.db,
@@ -73,59 +68,71 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
     context
   );
 
-  if (second === '$validate' && segments.length === 2) {
-    if (req.method !== 'POST') throw httpError(405, 'not-supported', '$validate supports POST only');
-    sendJson(res, 200, validateOperation(deps.validator, first, req.body));
-    return;
-  }
-  if (first === 'Patient' && third === '$everything' && segments.length === 3 && second) {
-    if (req.method !== 'GET') throw httpError(405, 'not-supported', '$everything supports GET only');
-    const bundle = await patientEverything(deps.db, deps.baseUrl, second, {
-      since: query.get('_since') ?? undefined,
-      types: query.get('_type')?.split(',').filter(Boolean),
-      count: intParam(query, '_count'),
-      offset: intParam(query, '_offset'),
-    });
-    sendJson(res, 200, bundle);
-    return;
-  }
-  if (second === '_history' && segments.length === 2) {
-    if (req.method !== 'GET') throw httpError(405, 'not-supported', 'History supports GET only');
-    sendJson(res, 200, await repo.readTypeHistory(first, historyOptions(query)));
-    return;
-  }
-  if (third === '_history' && segments.length === 3 && second) {
-    if (req.method !== 'GET') throw httpError(405, 'not-supported', 'History supports GET only');
-    sendJson(res, 200, await repo.readHistory(first, second, historyOptions(query)));
-    return;
+  switch (route.kind) {
+    case 'metadata':
+      sendJson(res, 200, deps.capabilityStatement());
+      return;
+    case 'validate':
+      sendJson(res, 200, validateOperation(deps.validator, route.type, req.body));
+      return;
+    case 'everything':
+      sendJson(
+        res,
+        200,
+        await patientEverything(repo.sqlClient, deps.baseUrl, route.id, {
+          since: query.get('_since') ?? undefined,
+          types: query.get('_type')?.split(',').filter(Boolean),
+          count: intParam(query, '_count'),
+          offset: intParam(query, '_offset'),
+        })
+      );
+      return;
+    case 'history-type':
+      sendJson(res, 200, await repo.readTypeHistory(route.type, historyOptions(query)));
+      return;
+    case 'history-instance':
+      sendJson(res, 200, await repo.readHistory(route.type, route.id, historyOptions(query)));
+      return;
+    case 'bundle':
+      sendJson(res, 200, await runBundle(deps.router, repo, planBundle(req.body, deps.baseUrl, deps.validator)));
+      return;
+    case 'create':
+    case 'update':
+      checkResourceBody(route.type, route.kind === 'update' ? route.id : undefined, req.body);
+      break;
+    default:
+      break;
   }
 
-  const isSearch = (req.method === 'GET' && segments.length === 1) || (req.method === 'POST' && second === '_search' && segments.length === 2);
   let unknown: string[] = [];
-  let path = segments.map(encodeURIComponent).join('/');
-  let queryString = query.toString();
-  if (isSearch) {
-    if (req.method === 'POST' && req.body && typeof req.body === 'object') {
-      for (const [k, v] of Object.entries(req.body as Record<string, string>)) query.append(k, String(v));
+  let url: string;
+  if (route.kind === 'search') {
+    if (route.viaPost && req.body && typeof req.body === 'object') {
+      // A repeated form field arrives as an array: each value is its own parameter (AND), not one comma-joined (OR).
+      for (const [k, v] of Object.entries(req.body as Record<string, string | string[]>)) {
+        for (const one of [v].flat()) query.append(k, String(one));
+      }
     }
-    const partitioned = partitionSearchQuery(first, query);
+    const partitioned = partitionSearchQuery(route.type, query);
     unknown = partitioned.unknown;
     if (unknown.length && prefs.strict) {
       throw httpError(400, 'not-supported', `Unknown or unsupported search parameters: ${unknown.join(', ')}`, unknown);
     }
     // Parse here so malformed values are refused before the router sees them.
-    parseSearchRequest(first, Object.fromEntries(groupParams(partitioned.kept)));
-    path = first;
-    queryString = partitioned.kept.toString();
+    parseSearchRequest(route.type, Object.fromEntries(groupParams(partitioned.kept)));
+    const qs = partitioned.kept.toString();
+    url = qs ? `${route.type}?${qs}` : route.type;
+  } else {
+    url = routerPath(route);
   }
   const fhirReq: FhirRequest = {
-    method: (isSearch ? 'GET' : req.method) as HttpMethod,
-    url: queryString ? `${path}?${queryString}` : path,
+    method: (route.kind === 'search' ? 'GET' : req.method) as HttpMethod,
+    url,
     pathname: '',
     body: req.body,
     params: {},
     query: {},
-    headers: normaliseIfMatch(req.headers),
+    headers: checkIfMatch(req.headers),
   };
   const [outcome, resource] = await deps.router.handleRequest(fhirReq, repo);
   const status = getStatus(outcome);
@@ -138,26 +145,56 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
     return;
   }
   if (resource.resourceType === 'Bundle') {
-    const bundle = stripOutcomeIds(resource as Bundle);
-    sendJson(res, status, unknown.length ? withUnknownParams(bundle, unknown) : bundle);
+    sendJson(res, status, unknown.length ? withUnknownParams(resource as Bundle, unknown) : resource);
     return;
   }
   // PUT that created the resource: R4 http.html#update says 201.
-  const finalStatus = req.method === 'PUT' && repo.updateCreated ? 201 : status;
+  const finalStatus = route.kind === 'update' && repo.updateCreated ? 201 : status;
   sendResource(res, finalStatus, resource, publicOutcome(outcome), prefs as Preferences, deps.baseUrl);
+}
+
+/** The router's URL for an interaction it carries out. */
+function routerPath(route: Route): string {
+  const e = encodeURIComponent;
+  switch (route.kind) {
+    case 'create':
+      return route.type;
+    case 'read':
+    case 'update':
+    case 'delete':
+    case 'patch':
+      return `${route.type}/${e(route.id)}`;
+    case 'vread':
+      return `${route.type}/${e(route.id)}/_history/${e(route.vid)}`;
+    default:
+      throw new Error(`No router path for ${route.kind}`);
+  }
+}
+
+/**
+ * A create or update body must be a resource of the URL's type (and, for
+ * update, carry the URL's id). These are 400: the request is malformed. A
+ * resource of the right type that breaks R4 or profile rules is 422, from
+ * validation in the repository.
+ */
+function checkResourceBody(type: string, id: string | undefined, body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || typeof (body as Resource).resourceType !== 'string') {
+    throw httpError(400, 'structure', `The body must be a ${type} resource (a JSON object with resourceType)`);
+  }
+  const resource = body as Resource;
+  if (resource.resourceType !== type) {
+    throw httpError(400, 'invalid', `Resource type "${resource.resourceType}" does not match the URL (${type})`, ['resourceType']);
+  }
+  if (id !== undefined && !FHIR_ID.test(id)) {
+    throw httpError(400, 'invalid', 'The id in the URL is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)', [`${type}.id`]);
+  }
+  if (id !== undefined && resource.id !== id) {
+    throw httpError(400, 'invalid', resource.id === undefined ? `The resource must carry id "${id}" to match the URL` : `Resource id "${resource.id}" does not match the URL (${id})`, [`${type}.id`]);
+  }
 }
 
 function deleteOutcome(o: OperationOutcome): OperationOutcome {
   return o.id === allOk.id ? { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', details: { text: 'Done' } }] } : publicOutcome(o);
-}
-
-/** Batch responses carry the router's internal outcome ids; clients need only the issues. */
-function stripOutcomeIds(bundle: Bundle): Bundle {
-  if (bundle.type !== 'batch-response' && bundle.type !== 'transaction-response') return bundle;
-  return {
-    ...bundle,
-    entry: bundle.entry?.map((e) => (e.response?.outcome ? { ...e, response: { ...e.response, outcome: publicOutcome(e.response.outcome as OperationOutcome) } } : e)),
-  };
 }
 
 function withUnknownParams(bundle: Bundle, unknown: string[]): Bundle {
@@ -187,18 +224,20 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
 }
 
 function historyOptions(q: URLSearchParams): { since?: string; offset?: number; limit?: number } {
-  const since = q.get('_since') ?? undefined;
-  if (since !== undefined && Number.isNaN(Date.parse(since))) {
-    throw httpError(400, 'invalid', '_since must be an instant', ['_since']);
+  const raw = q.get('_since') ?? undefined;
+  // Normalised here: the database would reject some strings Date.parse accepts.
+  const since = raw === undefined ? undefined : parseDateRange(raw)?.low;
+  if (raw !== undefined && !since) {
+    throw httpError(400, 'invalid', '_since must be an instant such as 2025-01-31T09:00:00Z', ['_since']);
   }
   return { since, offset: intParam(q, '_offset'), limit: intParam(q, '_count') };
 }
 
-/** The router reads only quoted ETags; accept a bare version number too. */
-function normaliseIfMatch(headers: Request['headers']): Request['headers'] {
+/** If-Match must be an ETag; the router silently ignores one it cannot read, so refuse it instead. */
+function checkIfMatch(headers: Request['headers']): Request['headers'] {
   const ifMatch = headers['if-match'];
-  if (typeof ifMatch === 'string' && !ifMatch.includes('"')) {
-    return { ...headers, 'if-match': `W/"${ifMatch.trim()}"` };
-  }
-  return headers;
+  if (ifMatch === undefined) return headers;
+  const etag = normaliseEtag(ifMatch);
+  if (!etag) throw httpError(400, 'invalid', 'If-Match must be an ETag such as W/"3"', ['If-Match']);
+  return { ...headers, 'if-match': etag };
 }

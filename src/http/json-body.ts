@@ -29,7 +29,7 @@ export function jsonBody(maxBytes: number, maxDepth: number): RequestHandler[] {
   const check = (req: Request, _res: Response, next: NextFunction): void => {
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
     if (hasBody && ['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is([...JSON_TYPES, 'application/x-www-form-urlencoded'])) {
-      next(httpError(415, 'not-supported', `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/fhir+json`));
+      next(httpError(415, 'not-supported', `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/fhir+json`, ['Content-Type']));
       return;
     }
     if (req.body !== undefined && exceedsDepth(req.body, maxDepth)) {
@@ -47,7 +47,7 @@ export function bodyErrorToHttp(err: unknown): unknown {
   if (e?.type === 'entity.too.large') return httpError(413, 'too-costly', 'Request body is larger than this server accepts');
   if (e?.type === 'entity.parse.failed') return httpError(400, 'structure', 'Request body is not well-formed JSON');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
-    return httpError(415, 'not-supported', 'Request body encoding or charset is not supported');
+    return httpError(415, 'not-supported', 'Request body encoding or charset is not supported', ['Content-Type']);
   }
   if (e?.type === 'request.aborted') return httpError(400, 'incomplete', 'Request body was not received completely');
   return err;

@@ -1,11 +1,32 @@
 import { OperationOutcomeError, getStatus, isOperationOutcome } from '@medplum/core';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 
+/*
+ * Every error answer is an OperationOutcome. Which status, consistently:
+ *   400  the request is not a usable FHIR request: malformed or too deeply
+ *        nested JSON, a body that is not a resource, a resource of the wrong
+ *        type or with the wrong id for the URL, a bad search or paging
+ *        parameter, a Bundle that is not batch/transaction, a bad JSON Patch.
+ *   422  a resource of the right type that breaks R4 (unknown element, bad
+ *        code from a required binding, missing required element) or our
+ *        profiles (NHS number check digit): one issue per problem.
+ *   404 unknown type, id or endpoint; 405 known endpoint, wrong method;
+ *   406/415 media types; 409 a failed JSON Patch test or a concurrent
+ *   write; 410 deleted; 412 stale If-Match or several conditional matches;
+ *   413 body too big.
+ * `expression` says where the problem is: a FHIRPath into the resource
+ * (Patient.gender, Bundle.entry[2].resource.subject), or the name of the
+ * header or query parameter (If-Match, Content-Type, _count). None is given
+ * when the problem is the request as a whole (unparseable JSON, body size).
+ */
+
 /** An error the HTTP layer answers with this status and OperationOutcome. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly outcome: OperationOutcome
+    readonly outcome: OperationOutcome,
+    /** Extra response headers, e.g. Allow on a 405. */
+    readonly headers: Record<string, string> = {}
   ) {
     super(outcome.issue?.[0]?.details?.text ?? `HTTP ${status}`);
   }
@@ -26,9 +47,9 @@ export function httpError(status: number, code: OperationOutcomeIssue['code'], t
  * another system. Unexpected errors say nothing about their cause: their
  * messages may carry personal data or internals.
  */
-export function toErrorResponse(err: unknown): { status: number; body: OperationOutcome; unexpected: boolean } {
+export function toErrorResponse(err: unknown): { status: number; body: OperationOutcome; unexpected: boolean; headers?: Record<string, string> } {
   if (err instanceof HttpError) {
-    return { status: err.status, body: err.outcome, unexpected: false };
+    return { status: err.status, body: err.outcome, unexpected: false, headers: err.headers };
   }
   if (err instanceof OperationOutcomeError || isOperationOutcome(err)) {
     const oo = err instanceof OperationOutcomeError ? err.outcome : (err as OperationOutcome);

