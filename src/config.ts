@@ -7,7 +7,9 @@ import { z } from 'zod';
  */
 const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  // Loopback by default: until authentication lands the API is open, so it must
+  // not be reachable from the network unless an operator says so.
+  HOST: z.string().min(1).default('127.0.0.1'),
   BASE_URL: z.url().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
@@ -18,6 +20,7 @@ const ConfigSchema = z.object({
   AUTH_MODE: z.enum(['open-development']).default('open-development'),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
   MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`JoinedUp listening on ${running.url} (FHIR base ${running.baseUrl}/fhir, storage: ${storage})\n`);
   const stop = (): void => {
+    running.logger.info('shutting down: finishing requests in flight');
     running.close().then(
       () => process.exit(0),
       () => process.exit(1)

@@ -39,7 +39,7 @@ export async function startServer(config: Config, existingDb?: Database): Promis
   // The public base URL appears in links and Location headers; without
   // BASE_URL it is where we actually listen.
   const baseUrl = config.BASE_URL ?? url;
-  server.on('request', createApp({ config, baseUrl, db, validator, logger, version: VERSION }));
+  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION }));
   return {
     url,
     baseUrl,
@@ -47,10 +47,13 @@ export async function startServer(config: Config, existingDb?: Database): Promis
     server,
     logger,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      // Stop accepting, let requests in flight finish (their writes commit or
+      // roll back whole), then cut whatever is still open after the grace period.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(timer);
       if (!existingDb) await db.close();
     },
   };

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { AutoAnalyze } from './auto-analyze.ts';
 import type { Database, QueryResult, SqlClient } from './sql-client.ts';
 
 /**
@@ -24,6 +25,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
     },
   });
 
+  const autoAnalyze = new AutoAnalyze(() => db.exec('ANALYZE').then(() => undefined));
   return {
     kind: 'pglite',
     ...wrap(db),
@@ -33,7 +35,11 @@ export async function openPglite(dataDir: string): Promise<Database> {
     async analyze() {
       await db.exec('VACUUM ANALYZE');
     },
+    noteWrites(count: number) {
+      autoAnalyze.note(count);
+    },
     async close() {
+      await autoAnalyze.idle();
       await db.close();
     },
   };

@@ -41,6 +41,9 @@ export async function openPostgres(url: string, poolSize: number): Promise<Datab
     async analyze() {
       await pool.query('ANALYZE');
     },
+    noteWrites() {
+      // autovacuum keeps statistics fresh on PostgreSQL.
+    },
     async close() {
       await pool.end();
     },

@@ -16,5 +16,11 @@ export interface Database extends SqlClient {
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
   /** Refreshes planner statistics; PGlite has no autovacuum, so bulk loads must call this. */
   analyze(): Promise<void>;
+  /**
+   * Tells the database how many resource versions were just written. PGlite
+   * uses it to analyse after bulk loads (it has no autovacuum); PostgreSQL
+   * ignores it.
+   */
+  noteWrites(count: number): void;
   close(): Promise<void>;
 }

@@ -7,7 +7,12 @@ import { indexedParams } from './search/search-params.ts';
  * type, interaction, search parameter, include and operation listed here is
  * implemented and tested, and nothing else is claimed.
  */
-export function buildCapabilityStatement(baseUrl: string, version: string, authDescription: string): CapabilityStatement {
+export function buildCapabilityStatement(
+  baseUrl: string,
+  version: string,
+  authDescription: string,
+  profileForType: (type: string) => string | undefined
+): CapabilityStatement {
   const revIncludes = new Map<string, string[]>();
   for (const type of SUPPORTED_RESOURCE_TYPES) {
     for (const p of indexedParams(type).values()) {
@@ -21,7 +26,8 @@ export function buildCapabilityStatement(baseUrl: string, version: string, authD
     const params = [...indexedParams(type).values()];
     const r: CapabilityStatementRestResource = {
       type,
-      profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+      // The profile every write of this type is validated against (profiles/profiles.json).
+      profile: profileForType(type) ?? `http://hl7.org/fhir/StructureDefinition/${type}`,
       interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map(
         (code) => ({ code: code as 'read' })
       ),

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/sql-client.ts';
 import { buildCapabilityStatement } from '../fhir/capability-statement.ts';
 import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
+import { isSupportedResourceType } from '../fhir/resource-types.ts';
 import type { RequestContext } from '../request-context.ts';
 import { fhirHandler } from './fhir-handler.ts';
 import { sendJson } from './fhir-response.ts';
@@ -18,6 +19,7 @@ export interface AppDeps {
   baseUrl: string;
   db: Database;
   validator: ResourceValidator;
+  profileForType: (type: string) => string | undefined;
   logger: Logger;
   version: string;
 }
@@ -46,7 +48,7 @@ export function createApp(deps: AppDeps): express.Express {
         {
           requestId,
           method: req.method,
-          route: routeShape(req.path),
+          route: routeShape(req.originalUrl),
           status: res.statusCode,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
         },
@@ -86,13 +88,14 @@ export function createApp(deps: AppDeps): express.Express {
         (capability ??= buildCapabilityStatement(
           baseUrl,
           deps.version,
-          'OPEN DEVELOPMENT MODE: no authentication. Do not load real personal data.'
+          'OPEN DEVELOPMENT MODE: no authentication. Do not load real personal data.',
+          deps.profileForType
         )),
     })
   );
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(httpError(404, 'not-found', `No endpoint at ${routeShape(req.path)}`));
+    next(httpError(404, 'not-found', `No endpoint at ${routeShape(req.originalUrl)}`));
   });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -110,10 +113,23 @@ export function createApp(deps: AppDeps): express.Express {
   return app;
 }
 
-/** A path with ids replaced, safe to log (ids are opaque, but keep logs uniform). */
-function routeShape(path: string): string {
+/**
+ * The shape of a request path, safe for logs and error texts: a client may
+ * choose ids (PUT), so an id could be an NHS number. Only our own vocabulary
+ * (resource types, operations, _history, metadata) is kept; every other
+ * segment becomes ":id". Query strings are never included.
+ */
+export function routeShape(url: string): string {
+  const path = url.split('?')[0] ?? '';
   return path
     .split('/')
-    .map((seg, i) => (i >= 3 && !seg.startsWith('$') && !seg.startsWith('_') ? ':id' : seg))
+    .map((seg, i) => {
+      if (i === 0 || seg === '') return seg;
+      if (i === 1 && (seg === 'fhir' || seg === '.well-known')) return seg;
+      if (seg.startsWith('$') || seg.startsWith('_') || seg === 'metadata' || isSupportedResourceType(seg)) {
+        return /^[$_A-Za-z][A-Za-z-]*$/.test(seg) ? seg : ':id';
+      }
+      return ':id';
+    })
     .join('/');
 }

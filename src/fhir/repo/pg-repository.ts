@@ -247,6 +247,7 @@ export class PgRepository extends FhirRepository {
       }
       const lastUpdated = new Date().toISOString();
       await writeVersion(tx.sql, { resourceType, id } as Resource & { id: string }, existing.version_id + 1, lastUpdated, 'delete');
+      this.deps.db.noteWrites(1);
     });
   }
 
@@ -302,6 +303,7 @@ export class PgRepository extends FhirRepository {
       throw new OperationOutcomeError(invalidResource(issues));
     }
     await writeVersion(this.sql, stored, versionId, lastUpdated, method);
+    this.deps.db.noteWrites(1);
     return stored;
   }
 

@@ -56,6 +56,11 @@ export class ProfileRegistry {
   }
 
   /** Reads profiles.json and the generated resources in `profilesDir` (not its src/ sources). */
+  /** The profile every write of this type must meet, if one is configured. */
+  profileForType(type: string): string | undefined {
+    return this.config.byType[type];
+  }
+
   static load(profilesDir: string): ProfileRegistry {
     const config = parseProfilesConfig(JSON.parse(readFileSync(join(profilesDir, 'profiles.json'), 'utf8')));
     const definitions: StructureDefinition[] = [];
