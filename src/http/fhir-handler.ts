@@ -104,8 +104,6 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
       break;
   }
 
-  let unknown: string[] = [];
-  let url: string;
   if (route.kind === 'search') {
     if (route.viaPost && req.body && typeof req.body === 'object') {
       // A repeated form field arrives as an array: each value is its own parameter (AND), not one comma-joined (OR).
@@ -113,21 +111,19 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
         for (const one of [v].flat()) query.append(k, String(one));
       }
     }
-    const partitioned = partitionSearchQuery(route.type, query);
-    unknown = partitioned.unknown;
+    const { kept, unknown } = partitionSearchQuery(route.type, query);
     if (unknown.length && prefs.strict) {
       throw httpError(400, 'not-supported', `Unknown or unsupported search parameters: ${unknown.join(', ')}`, unknown);
     }
-    // Parse here so malformed values are refused before the router sees them.
-    parseSearchRequest(route.type, Object.fromEntries(groupParams(partitioned.kept)));
-    const qs = partitioned.kept.toString();
-    url = qs ? `${route.type}?${qs}` : route.type;
-  } else {
-    url = routerPath(route);
+    // Searches skip the router: it would only parse the query again and call
+    // the same repository method (search is the hottest path there is).
+    const bundle = await repo.search(parseSearchRequest(route.type, Object.fromEntries(groupParams(kept))));
+    sendJson(res, 200, unknown.length ? withUnknownParams(bundle, unknown) : bundle);
+    return;
   }
   const fhirReq: FhirRequest = {
-    method: (route.kind === 'search' ? 'GET' : req.method) as HttpMethod,
-    url,
+    method: req.method as HttpMethod,
+    url: routerPath(route),
     pathname: '',
     body: req.body,
     params: {},
@@ -142,10 +138,6 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   }
   if (status >= 300 || !resource) {
     sendJson(res, status, status < 300 ? deleteOutcome(outcome) : publicOutcome(outcome));
-    return;
-  }
-  if (resource.resourceType === 'Bundle') {
-    sendJson(res, status, unknown.length ? withUnknownParams(resource as Bundle, unknown) : resource);
     return;
   }
   // PUT that created the resource: R4 http.html#update says 201.

@@ -1,3 +1,4 @@
+import { parseChain } from '../fhir/search/chain.ts';
 import { RESOURCE_COLUMN_PARAMS, indexedParam } from '../fhir/search/search-params.ts';
 import type { IndexKind } from '../fhir/search/search-params.ts';
 import { httpError } from './outcome.ts';
@@ -48,6 +49,10 @@ export function partitionSearchQuery(resourceType: string, query: URLSearchParam
 
 /** The parameter as it should be searched, or undefined when unknown. Throws on known-but-unusable. */
 function classify(resourceType: string, key: string, value: string): [string, string] | undefined {
+  if (key.includes('.') && !key.startsWith('_')) {
+    // Chains are checked link by link; their values are parsed on the target type.
+    return parseChain(resourceType, key) ? [key, value] : undefined;
+  }
   const [code = '', modifier, ...rest] = key.split(':');
   if (rest.length) return undefined;
   if (RESULT_PARAMS.has(code)) {
@@ -67,8 +72,7 @@ function classify(resourceType: string, key: string, value: string): [string, st
     if (modifier !== undefined && !COLUMN_MODIFIERS[code]?.has(modifier)) throw unsupportedModifier(code, modifier);
     return [key, value];
   }
-  // Chained parameters (subject.name=...) are not supported.
-  const param = code.includes('.') ? undefined : indexedParam(resourceType, code);
+  const param = indexedParam(resourceType, code);
   if (!param) return undefined;
   if (param.kind === 'date' && modifier !== 'missing' && /(?<!\\),/.test(value)) {
     // @medplum/core's parser reads the whole value as one date.

@@ -1,17 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 import { extractIndexRows } from '../search/index-values.ts';
-import type { IndexRows } from '../search/index-values.ts';
 
 export type WriteMethod = 'create' | 'update' | 'delete';
 
-/**
- * Longest text, in characters, kept in a b-tree indexed search column.
- * PostgreSQL refuses b-tree entries over ~2700 bytes, so one very long
- * (valid) value would fail the whole write; at 4 bytes a character two such
- * columns still fit. Search compares only this many characters too.
- */
-export const INDEX_TEXT_MAX = 256;
+export { INDEX_TEXT_MAX } from '../search/index-text.ts';
 
 /**
  * Writes one version of a resource: the current row, the history row and the
@@ -28,7 +21,7 @@ export async function writeVersion(
 ): Promise<void> {
   const deleted = method === 'delete';
   const content = deleted ? null : JSON.stringify(resource);
-  const rows = deleted ? undefined : capIndexText(extractIndexRows(resource));
+  const rows = deleted ? undefined : extractIndexRows(resource);
   const p: unknown[] = [resource.resourceType, resource.id, versionId, lastUpdated, deleted, content, method];
   const add = (v: unknown): string => {
     p.push(v);
@@ -70,18 +63,4 @@ export async function writeVersion(
     }
   }
   await sql.query(`WITH ${ctes.join(',\n')} SELECT 1`, p);
-}
-
-function cap<T extends string | null>(values: T[]): T[] {
-  return values.map((v) => (v !== null && v.length > INDEX_TEXT_MAX ? (Array.from(v).slice(0, INDEX_TEXT_MAX).join('') as T) : v));
-}
-
-/** Only the columns in b-tree indexes; unindexed columns keep their full text. */
-function capIndexText(rows: IndexRows): IndexRows {
-  return {
-    ...rows,
-    token: { ...rows.token, system: cap(rows.token.system), value: cap(rows.token.value) },
-    string: { ...rows.string, value: cap(rows.string.value), exact: cap(rows.string.exact) },
-    reference: { ...rows.reference, targetType: cap(rows.reference.targetType), identValue: cap(rows.reference.identValue) },
-  };
 }

@@ -18,24 +18,24 @@ export function parseDateRange(value: string): DateRange | undefined {
   const [, y, mo, d, h, mi, s, frac, tz] = m;
   const year = Number(y);
   if (mo === undefined) {
-    return { low: iso(Date.UTC(year, 0, 1)), high: iso(Date.UTC(year + 1, 0, 1) - 1) };
+    return { low: iso(utc(year, 0, 1)), high: iso(utc(year + 1, 0, 1) - 1) };
   }
   const month = Number(mo) - 1;
   if (month < 0 || month > 11) {
     return undefined;
   }
   if (d === undefined) {
-    return { low: iso(Date.UTC(year, month, 1)), high: iso(Date.UTC(year, month + 1, 1) - 1) };
+    return { low: iso(utc(year, month, 1)), high: iso(utc(year, month + 1, 1) - 1) };
   }
   const day = Number(d);
   if (day < 1 || day > 31) {
     return undefined;
   }
   if (h === undefined) {
-    return { low: iso(Date.UTC(year, month, day)), high: iso(Date.UTC(year, month, day + 1) - 1) };
+    return { low: iso(utc(year, month, day)), high: iso(utc(year, month, day + 1) - 1) };
   }
   const offsetMs = tz && tz !== 'Z' ? offsetToMs(tz) : 0;
-  const base = Date.UTC(year, month, day, Number(h), Number(mi), Number(s ?? 0)) - offsetMs;
+  const base = utc(year, month, day, Number(h), Number(mi), Number(s ?? 0)) - offsetMs;
   if (Number.isNaN(base)) {
     return undefined;
   }
@@ -51,6 +51,14 @@ function offsetToMs(tz: string): number {
   const sign = tz.startsWith('-') ? -1 : 1;
   const [hh, mm] = tz.slice(1).split(':');
   return sign * (Number(hh) * 60 + Number(mm)) * 60_000;
+}
+
+/** Date.UTC reads years 0-99 as 1900-1999; FHIR years are always four digits. */
+function utc(year: number, month: number, day = 1, h = 0, mi = 0, s = 0): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, day);
+  d.setUTCHours(h, mi, s, 0);
+  return d.getTime();
 }
 
 function iso(ms: number): string {

@@ -2,6 +2,7 @@ import { evalFhirPathTyped, toTypedValue } from '@medplum/core';
 import type { TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { OPEN_HIGH, OPEN_LOW, parseDateRange } from './date-range.ts';
+import { indexText } from './index-text.ts';
 import { normalizeString } from './normalize.ts';
 import { indexedParams } from './search-params.ts';
 
@@ -66,8 +67,8 @@ function pushToken(rows: IndexRows, code: string, system: string | undefined, va
     return;
   }
   rows.token.code.push(code);
-  rows.token.system.push(system ?? null);
-  rows.token.value.push(value ?? null);
+  rows.token.system.push(indexText(system ?? null));
+  rows.token.value.push(indexText(value ?? null));
 }
 
 function addToken(rows: IndexRows, code: string, v: TypedValue): void {
@@ -105,8 +106,8 @@ function pushString(rows: IndexRows, code: string, s: unknown): void {
     return;
   }
   rows.string.code.push(code);
-  rows.string.value.push(normalizeString(s));
-  rows.string.exact.push(s);
+  rows.string.value.push(indexText(normalizeString(s)));
+  rows.string.exact.push(indexText(s));
 }
 
 function addString(rows: IndexRows, code: string, v: TypedValue): void {
@@ -140,11 +141,11 @@ function addReference(rows: IndexRows, code: string, v: TypedValue): void {
   }
   const split = ref ? splitReference(ref) : undefined;
   rows.reference.code.push(code);
-  rows.reference.targetType.push(split?.type ?? null);
+  rows.reference.targetType.push(indexText(split?.type ?? null));
   rows.reference.targetId.push(split?.id ?? null);
-  rows.reference.reference.push(split ? null : (ref ?? null));
-  rows.reference.identSystem.push(ident?.system ?? null);
-  rows.reference.identValue.push(ident?.value ?? null);
+  rows.reference.reference.push(split ? null : indexText(ref ?? null));
+  rows.reference.identSystem.push(indexText(ident?.system ?? null));
+  rows.reference.identValue.push(indexText(ident?.value ?? null));
 }
 
 function addDate(rows: IndexRows, code: string, v: TypedValue): void {

@@ -1,8 +1,10 @@
-import { OperationOutcomeError, badRequest } from '@medplum/core';
+import { OperationOutcomeError, badRequest, parseSearchRequest } from '@medplum/core';
 import type { Filter, SearchRequest, SortRule } from '@medplum/core';
 import { SUPPORTED_RESOURCE_TYPES, isSupportedResourceType } from '../resource-types.ts';
+import { parseChain } from './chain.ts';
 import { parseDateRange } from './date-range.ts';
 import type { DateRange } from './date-range.ts';
+import { indexText } from './index-text.ts';
 import { splitReference } from './index-values.ts';
 import { normalizeString } from './normalize.ts';
 import { indexedParam } from './search-params.ts';
@@ -71,6 +73,9 @@ export function compileSearch(req: SearchRequest, baseUrl: string): CompiledSear
 }
 
 function compileFilter(resourceType: string, f: Filter, rt: string, p: SqlParams, baseUrl: string): string {
+  if (f.code.includes('.')) {
+    return chainCondition(resourceType, f, rt, p, baseUrl);
+  }
   if (f.code === '_id') {
     const ids = p.add(splitOr(f.value));
     if (f.operator === 'eq') return `r.id = ANY(${ids}::text[])`;
@@ -116,16 +121,38 @@ function compileFilter(resourceType: string, f: Filter, rt: string, p: SqlParams
   }
 }
 
+/**
+ * subject.name=x: resources whose subject is a resource (of a permitted
+ * target type) matching name=x. The inner search is compiled like any other,
+ * with its own alias r shadowing the outer one.
+ */
+function chainCondition(resourceType: string, f: Filter, rt: string, p: SqlParams, baseUrl: string): string {
+  const chain = parseChain(resourceType, f.code);
+  if (!chain) {
+    throw invalid(`Chained search "${f.code}" is not supported on ${resourceType}`, f.code);
+  }
+  const code = p.add(chain.param.code);
+  const branches = chain.targetTypes.map((target) => {
+    // Parse the rest on the target type so its prefixes and modifiers mean what they mean there.
+    const inner = parseSearchRequest(target, { [chain.rest]: f.value }).filters?.[0];
+    if (!inner) throw invalid(`Chained search "${f.code}" has no value`, f.code);
+    const tt = p.add(target);
+    const condition = compileFilter(target, inner, tt, p, baseUrl);
+    return `(x.target_type = ${tt} AND x.target_id IN (SELECT r.id FROM resource r WHERE r.resource_type = ${tt} AND NOT r.deleted AND ${condition}))`;
+  });
+  return `r.id IN (SELECT x.id FROM sp_reference x WHERE x.resource_type = ${rt} AND x.code = ${code} AND (${branches.join(' OR ')}))`;
+}
+
 function tokenCondition(f: Filter, values: string[], table: string, rt: string, code: string, p: SqlParams): string {
   if (f.operator !== 'eq' && f.operator !== 'not') {
     throw invalid(`Modifier "${f.operator}" is not supported on token parameter "${f.code}"`, f.code);
   }
   const parts = values.map((v) => {
     const [system, value] = splitBar(v);
-    if (system === undefined) return `x.value = ${p.add(value)}`;
-    if (value === '') return `x.system = ${p.add(system)}`;
-    if (system === '') return `(x.system IS NULL AND x.value = ${p.add(value)})`;
-    return `(x.value = ${p.add(value)} AND x.system = ${p.add(system)})`;
+    if (system === undefined) return `x.value = ${p.add(indexText(value))}`;
+    if (value === '') return `x.system = ${p.add(indexText(system))}`;
+    if (system === '') return `(x.system IS NULL AND x.value = ${p.add(indexText(value))})`;
+    return `(x.value = ${p.add(indexText(value))} AND x.system = ${p.add(indexText(system))})`;
   });
   const match = `r.id IN (SELECT x.id FROM ${table} x WHERE x.resource_type = ${rt} AND x.code = ${code} AND (${parts.join(' OR ')}))`;
   return f.operator === 'not' ? `NOT (${match})` : match;
@@ -135,11 +162,11 @@ function stringCondition(f: Filter, values: string[], table: string, rt: string,
   const parts = values.map((v) => {
     switch (f.operator) {
       case 'eq':
-        return `x.value LIKE ${p.add(`${likeEscape(normalizeString(v))}%`)}`;
+        return `x.value LIKE ${p.add(`${likeEscape(indexText(normalizeString(v)))}%`)}`;
       case 'exact':
-        return `x.exact = ${p.add(v)}`;
+        return `x.exact = ${p.add(indexText(v))}`;
       case 'contains':
-        return `x.value LIKE ${p.add(`%${likeEscape(normalizeString(v))}%`)}`;
+        return `x.value LIKE ${p.add(`%${likeEscape(indexText(normalizeString(v)))}%`)}`;
       default:
         throw invalid(`Modifier "${f.operator}" is not supported on string parameter "${f.code}"`, f.code);
     }
@@ -165,8 +192,8 @@ function referenceCondition(
     const targets = p.add(referenceTargets(param));
     const branches = values.flatMap((v) => {
       const [system, value] = splitBar(v);
-      const val = p.add(value);
-      const sys = system ? p.add(system) : undefined;
+      const val = p.add(indexText(value));
+      const sys = system ? p.add(indexText(system)) : undefined;
       const tokenSys = sys ? ` AND t.system = ${sys}` : '';
       const identSys = sys ? ` AND x.ident_system = ${sys}` : '';
       return [
@@ -184,7 +211,7 @@ function referenceCondition(
     const v = raw.startsWith(`${baseUrl}/`) ? raw.slice(baseUrl.length + 1) : raw;
     const slash = v.indexOf('/');
     if (/^[a-z][a-z0-9+.-]*:/i.test(v)) {
-      return `x.reference = ${p.add(v)}`;
+      return `x.reference = ${p.add(indexText(v))}`;
     }
     if (slash > 0) {
       // Type/id, or Type/id/_history/n: the index holds the resource, not the version.
