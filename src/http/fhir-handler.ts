@@ -4,7 +4,6 @@ import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Database } from '../db/sql-client.ts';
-import { patientEverything } from '../fhir/operations/everything.ts';
 import { validateOperation } from '../fhir/operations/validate.ts';
 import { PgRepository } from '../fhir/repo/pg-repository.ts';
 import { parseDateRange } from '../fhir/search/date-range.ts';
@@ -30,6 +29,11 @@ export interface FhirHandlerDeps {
 }
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+const READ_OUTCOME: OperationOutcome = {
+  resourceType: 'OperationOutcome',
+  issue: [{ severity: 'information', code: 'informational', details: { text: 'OK' } }],
+};
 
 /**
  * Everything under /fhir. Our own operations ($everything, $validate,
@@ -79,7 +83,7 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
       sendJson(
         res,
         200,
-        await patientEverything(repo.sqlClient, deps.baseUrl, route.id, {
+        await repo.patientEverything(route.id, {
           since: query.get('_since') ?? undefined,
           types: query.get('_type')?.split(',').filter(Boolean),
           count: intParam(query, '_count'),
@@ -89,6 +93,13 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
       return;
     case 'history-type':
       sendJson(res, 200, await repo.readTypeHistory(route.type, historyOptions(query)));
+      return;
+    case 'read':
+      // Reads skip the router too: they are the second hottest path and need nothing it adds.
+      sendResource(res, 200, await repo.readResource(route.type, route.id), READ_OUTCOME, prefs, deps.baseUrl);
+      return;
+    case 'vread':
+      sendResource(res, 200, await repo.readVersion(route.type, route.id, route.vid), READ_OUTCOME, prefs, deps.baseUrl);
       return;
     case 'history-instance':
       sendJson(res, 200, await repo.readHistory(route.type, route.id, historyOptions(query)));

@@ -1,31 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Database } from '../../src/db/sql-client.ts';
+import { describe, expect, test } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { testCarePlan, testPatient } from '../support/fixtures.ts';
-import { startTestServer } from '../support/test-server.ts';
-import type { TestServer } from '../support/test-server.ts';
+import { suiteServer } from '../support/test-server.ts';
 
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
 const urn = (): string => `urn:uuid:${randomUUID()}`;
 const nhsOf = (p: { identifier?: { value?: string }[] }): string => p.identifier?.[0]?.value as string;
 
 describe.each(backends())('batch and transaction Bundles ($name)', (backend) => {
-  let db: Database;
-  let s: TestServer;
-  beforeAll(async () => {
-    db = await backend.open();
-    s = await startTestServer(db);
-  });
-  afterAll(async () => {
-    await s?.close();
-    await db?.close();
-  });
+  const s = suiteServer(backend);
 
   const post = (type: 'batch' | 'transaction', entry: unknown[]) => s.request('POST', '', { resourceType: 'Bundle', type, entry });
   /** Every row the store holds: the proof that a refused transaction left nothing behind. */
   const storedRows = async (): Promise<number> =>
-    Number((await db.query<{ n: number }>('SELECT (SELECT count(*) FROM resource) + (SELECT count(*) FROM resource_version) AS n')).rows[0]?.n);
+    Number((await s.db.query<{ n: number }>('SELECT (SELECT count(*) FROM resource) + (SELECT count(*) FROM resource_version) AS n')).rows[0]?.n);
   const patientsWithNhs = async (nhs: string): Promise<number> => (await s.request('GET', `Patient?identifier=${NHS}|${nhs}`)).body.entry?.length ?? 0;
 
   test('transaction: urn:uuid references are rewritten and every entry answers status, location, etag', async () => {

@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Database } from '../../src/db/sql-client.ts';
+import { describe, expect, test } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { testCarePlan, testPatient } from '../support/fixtures.ts';
-import { startTestServer } from '../support/test-server.ts';
-import type { TestServer } from '../support/test-server.ts';
+import { suiteServer } from '../support/test-server.ts';
 
 describe.each(backends())('FHIR REST interactions ($name)', (backend) => {
-  let db: Database;
-  let s: TestServer;
-  beforeAll(async () => {
-    db = await backend.open();
-    s = await startTestServer(db);
-  });
-  afterAll(async () => {
-    await s?.close();
-    await db?.close();
-  });
+  const s = suiteServer(backend);
 
   test('create answers 201 with Location, ETag and Last-Modified, and read returns it', async () => {
     const created = await s.request('POST', 'Patient', testPatient(1));

@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Database } from '../../src/db/sql-client.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { testCarePlan, testPatient } from '../support/fixtures.ts';
-import { startTestServer } from '../support/test-server.ts';
-import type { TestServer } from '../support/test-server.ts';
+import { suiteServer } from '../support/test-server.ts';
 
 const SUPPORTED = [
   'Patient',
@@ -45,19 +43,10 @@ function plausibleValue(type: string, param: string, targets: string[]): string 
 }
 
 describe.each(backends())('metadata and the everything and validate operations ($name)', (backend) => {
-  let db: Database;
-  let s: TestServer;
-  beforeAll(async () => {
-    db = await backend.open();
-    s = await startTestServer(db);
-  });
-  afterAll(async () => {
-    await s?.close();
-    await db?.close();
-  });
+  const s = suiteServer(backend);
 
   const storedRows = async (): Promise<number> =>
-    Number((await db.query<{ n: number }>('SELECT (SELECT count(*) FROM resource) + (SELECT count(*) FROM resource_version) AS n')).rows[0]?.n);
+    Number((await s.db.query<{ n: number }>('SELECT (SELECT count(*) FROM resource) + (SELECT count(*) FROM resource_version) AS n')).rows[0]?.n);
   const create = async <T extends { resourceType: string }>(resource: T): Promise<any> => {
     const res = await s.request('POST', resource.resourceType, resource);
     expect(res.status, JSON.stringify(res.body)).toBe(201);

@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Database } from '../../src/db/sql-client.ts';
+import { describe, expect, test } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { testPatient } from '../support/fixtures.ts';
-import { startTestServer } from '../support/test-server.ts';
-import type { TestServer } from '../support/test-server.ts';
+import { suiteServer } from '../support/test-server.ts';
 
 describe.each(backends())('values longer than the index keeps ($name)', (backend) => {
-  let db: Database;
-  let s: TestServer;
-  beforeAll(async () => {
-    db = await backend.open();
-    s = await startTestServer(db);
-  });
-  afterAll(async () => {
-    await s?.close();
-    await db?.close();
-  });
+  const s = suiteServer(backend);
 
   test('a 3,000-character identifier and a 1,000-character family name are stored and still find their resource', async () => {
     const longValue = `L${'x'.repeat(3000)}`;

@@ -1,7 +1,9 @@
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import type { Database } from '../../src/db/sql-client.ts';
 import { startServer } from '../../src/server.ts';
 import type { RunningServer } from '../../src/server.ts';
+import type { Backend } from './backends.ts';
 
 export interface TestServer extends RunningServer {
   fhir: string;
@@ -43,4 +45,28 @@ export async function startTestServer(db: Database, env: Record<string, string> 
       return { status: res.status, headers: res.headers, body: parsed, text };
     },
   };
+}
+
+/**
+ * One server on a fresh database of this backend for the enclosing describe
+ * block: started before its tests, closed after. The returned object forwards
+ * to the running server, so tests write `s.request(...)` and `s.db`.
+ */
+export function suiteServer(backend: Backend, env: Record<string, string> = {}): TestServer {
+  let server: TestServer | undefined;
+  let db: Database | undefined;
+  beforeAll(async () => {
+    db = await backend.open();
+    server = await startTestServer(db, env);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await db?.close();
+  });
+  return new Proxy({} as TestServer, {
+    get(_target, prop) {
+      if (!server) throw new Error('suiteServer: used outside a test of its describe block');
+      return Reflect.get(server, prop);
+    },
+  });
 }

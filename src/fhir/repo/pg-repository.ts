@@ -26,6 +26,8 @@ import type { Database, SqlClient } from '../../db/sql-client.ts';
 import type { RequestContext } from '../../request-context.ts';
 import { isSupportedResourceType } from '../resource-types.ts';
 import { splitReference } from '../search/index-values.ts';
+import { patientEverything } from '../operations/everything.ts';
+import type { EverythingOptions } from '../operations/everything.ts';
 import { readHistoryBundle } from './history.ts';
 import { applyJsonPatch } from './json-patch.ts';
 import { runSearch } from './search.ts';
@@ -68,9 +70,9 @@ export class PgRepository extends FhirRepository {
     this.sql = guardSql(sql, deps.onDbError);
   }
 
-  /** This request's SQL client, with driver errors sanitised, for operations that query directly. */
-  get sqlClient(): SqlClient {
-    return this.sql;
+  /** Patient/{id}/$everything: through the repository like every other read, so the gate sees it. */
+  async patientEverything(patientId: string, options: EverythingOptions): Promise<Bundle> {
+    return patientEverything(this.sql, this.deps.baseUrl, patientId, options);
   }
 
   setMode(_mode: RepositoryMode): void {
