@@ -92,6 +92,46 @@ CREATE INDEX sp_date_range_idx ON sp_date (resource_type, code, low, high);
 CREATE INDEX sp_date_res_idx ON sp_date (resource_type, id);
 `,
   },
+  {
+    version: 2,
+    name: 'client registry, assertion replay memory, gateway signing keys',
+    sql: `
+-- Registered client systems (SMART Backend Services), one organisation each.
+CREATE TABLE client (
+  client_id text PRIMARY KEY,
+  organisation_ods text NOT NULL,
+  organisation_name text NOT NULL,
+  organisation_kind text NOT NULL,
+  jwks text,
+  jwks_uri text,
+  scopes text[] NOT NULL,
+  purposes text[] NOT NULL,
+  status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CHECK ((jwks IS NULL) <> (jwks_uri IS NULL))
+);
+
+-- Every client assertion jti seen, until it expires: replays are caught
+-- after a restart and across instances (RFC 7523 section 3, item 7).
+CREATE TABLE assertion_jti (
+  client_id text NOT NULL,
+  jti text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  PRIMARY KEY (client_id, jti)
+);
+CREATE INDEX assertion_jti_expiry_idx ON assertion_jti (expires_at);
+
+-- The gateway's own keys for signing access tokens. A retired key still
+-- verifies tokens until they expire.
+CREATE TABLE signing_key (
+  kid text PRIMARY KEY,
+  private_jwk text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  retired_at timestamptz
+);
+`,
+  },
 ];
 
 /**
