@@ -45,7 +45,7 @@ export function extractIndexRows(resource: Resource): IndexRows {
     for (const v of values) {
       switch (param.kind) {
         case 'token':
-          addToken(rows, param.code, v);
+          addToken(rows, param.code, v, param.codeSystem);
           break;
         case 'string':
           addString(rows, param.code, v);
@@ -71,7 +71,7 @@ function pushToken(rows: IndexRows, code: string, system: string | undefined, va
   rows.token.value.push(indexText(value ?? null));
 }
 
-function addToken(rows: IndexRows, code: string, v: TypedValue): void {
+function addToken(rows: IndexRows, code: string, v: TypedValue, codeSystem: string | undefined): void {
   const x = v.value;
   if (x === undefined || x === null) {
     return;
@@ -93,6 +93,9 @@ function addToken(rows: IndexRows, code: string, v: TypedValue): void {
       return;
     case 'boolean':
       pushToken(rows, code, undefined, String(x));
+      return;
+    case 'code':
+      pushToken(rows, code, codeSystem, String(x));
       return;
     default:
       if (typeof x === 'string' || typeof x === 'number') {

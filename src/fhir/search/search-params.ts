@@ -2,6 +2,7 @@ import { evalFhirPathTyped, getSearchParameterDetails, getSearchParameters, toTy
 import type { SearchParameterDetails } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 import { SUPPORTED_RESOURCE_TYPES } from '../resource-types.ts';
+import { impliedCodeSystem } from '../validation/terminology.ts';
 
 /** Which index table holds a parameter's values. */
 export type IndexKind = 'token' | 'string' | 'reference' | 'date';
@@ -13,6 +14,8 @@ export interface IndexedParam {
   readonly details: SearchParameterDetails;
   /** Resource types a reference parameter may point to. */
   readonly targets: readonly string[];
+  /** For token parameters over `code` elements: the system their codes come from, when the binding implies one. */
+  readonly codeSystem?: string;
 }
 
 const KIND_BY_FHIR_TYPE: Partial<Record<string, IndexKind>> = {
@@ -50,9 +53,17 @@ function build(resourceType: string): Map<string, IndexedParam> {
       continue;
     }
     const targets = kind === 'reference' ? (definition.target ?? []) : [];
-    result.set(definition.code, { code: definition.code, kind, definition, details, targets });
+    result.set(definition.code, { code: definition.code, kind, definition, details, targets, codeSystem: codeSystemOf(details) });
   }
   return result;
+}
+
+function codeSystemOf(details: SearchParameterDetails): string | undefined {
+  const elements = details.elementDefinitions ?? [];
+  if (!elements.length || !elements.every((e) => e.type.length === 1 && e.type[0]?.code === 'code')) return undefined;
+  const systems = new Set(elements.map((e) => (e.binding?.valueSet ? impliedCodeSystem(e.binding.valueSet) : undefined)));
+  const [only] = systems;
+  return systems.size === 1 ? only : undefined;
 }
 
 /** Requires loadBaseSchema() to have run. */

@@ -37,6 +37,18 @@ function getV3CodeSystem(url: string): CodeSystem | undefined {
   return v3CodeSystems.get(url);
 }
 
+/**
+ * The one code system a base R4 value set draws its codes from, if it has
+ * exactly one (e.g. administrative-gender). `code`-typed elements carry no
+ * system; search indexes them under this one so `system|code` searches work.
+ */
+export function impliedCodeSystem(valueSetUrl: string): string | undefined {
+  const vs = getBaseIndex().valueSets.get(stripVersion(valueSetUrl));
+  const systems = new Set((vs?.compose?.include ?? []).map((i) => i.system));
+  const [only] = systems;
+  return systems.size === 1 && only ? only : undefined;
+}
+
 function indexBundle(index: DefinitionIndex, bundle: Bundle): void {
   for (const entry of bundle.entry ?? []) {
     const resource = entry.resource;
