@@ -304,7 +304,7 @@ export class PgRepository extends FhirRepository {
     if (issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
       throw new OperationOutcomeError(invalidResource(issues));
     }
-    await writeVersion(this.sql, stored, versionId, lastUpdated, method);
+    await writeVersion(this.sql, stored, versionId, lastUpdated, method, this.deps.baseUrl);
     this.deps.db.noteWrites(1);
     return stored;
   }

@@ -17,11 +17,12 @@ export async function writeVersion(
   resource: Resource & { id: string },
   versionId: number,
   lastUpdated: string,
-  method: WriteMethod
+  method: WriteMethod,
+  localBase?: string
 ): Promise<void> {
   const deleted = method === 'delete';
   const content = deleted ? null : JSON.stringify(resource);
-  const rows = deleted ? undefined : extractIndexRows(resource);
+  const rows = deleted ? undefined : extractIndexRows(resource, localBase);
   const p: unknown[] = [resource.resourceType, resource.id, versionId, lastUpdated, deleted, content, method];
   const add = (v: unknown): string => {
     p.push(v);

@@ -33,3 +33,23 @@ describe('extractIndexRows', () => {
     expect(values).toEqual(expect.arrayContaining(['zoe', 'ann']));
   });
 });
+
+describe('absolute references to this server', () => {
+  beforeAll(() => loadBaseSchema());
+  const base = 'https://gw.example.org/fhir';
+  const carePlan = (reference: string) =>
+    extractIndexRows({ resourceType: 'CarePlan', status: 'active', intent: 'plan', subject: { reference } }, base);
+
+  test('are indexed as local references', () => {
+    const rows = carePlan(`${base}/Patient/abc`);
+    const i = rows.reference.code.indexOf('subject');
+    expect([rows.reference.targetType[i], rows.reference.targetId[i], rows.reference.reference[i]]).toEqual(['Patient', 'abc', null]);
+  });
+
+  test('references to other servers stay absolute', () => {
+    const other = 'https://elsewhere.example.org/fhir/Patient/p1';
+    const rows = carePlan(other);
+    const i = rows.reference.code.indexOf('subject');
+    expect([rows.reference.targetType[i], rows.reference.targetId[i], rows.reference.reference[i]]).toEqual([null, null, other]);
+  });
+});

@@ -37,7 +37,11 @@ export function splitReference(ref: string): { type: string; id: string } | unde
   return m ? { type: m[1] as string, id: m[2] as string } : undefined;
 }
 
-export function extractIndexRows(resource: Resource): IndexRows {
+/**
+ * @param localBase - this server's FHIR base URL: absolute references to it
+ *   are indexed like relative ones, so subject=Patient/x finds them.
+ */
+export function extractIndexRows(resource: Resource, localBase?: string): IndexRows {
   const rows = emptyRows();
   const input = [toTypedValue(resource)];
   for (const param of indexedParams(resource.resourceType).values()) {
@@ -51,7 +55,7 @@ export function extractIndexRows(resource: Resource): IndexRows {
           addString(rows, param.code, v);
           break;
         case 'reference':
-          addReference(rows, param.code, v);
+          addReference(rows, param.code, v, localBase);
           break;
         case 'date':
           addDate(rows, param.code, v);
@@ -131,13 +135,14 @@ function addString(rows: IndexRows, code: string, v: TypedValue): void {
   }
 }
 
-function addReference(rows: IndexRows, code: string, v: TypedValue): void {
+function addReference(rows: IndexRows, code: string, v: TypedValue, localBase: string | undefined): void {
   const x = v.value;
   if (x === undefined || x === null) {
     return;
   }
   // canonical/uri-valued "references" (e.g. instantiates-canonical) are plain strings.
-  const ref: string | undefined = typeof x === 'string' ? x : x.reference;
+  const written: string | undefined = typeof x === 'string' ? x : x.reference;
+  const ref = localBase && written?.startsWith(`${localBase}/`) ? written.slice(localBase.length + 1) : written;
   const ident = typeof x === 'object' ? x.identifier : undefined;
   if (!ref && !ident) {
     return;
