@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 import { extractIndexRows } from '../search/index-values.ts';
+import type { IndexRows } from '../search/index-values.ts';
 
 export type WriteMethod = 'create' | 'update' | 'delete';
 
@@ -36,32 +37,41 @@ export async function writeVersion(
     `ver AS (INSERT INTO resource_version (resource_type, id, version_id, last_updated, method, deleted, content)
        VALUES ($1, $2, $3, $4, $7, $5, $6))`,
   ];
-  if (versionId > 1) {
-    // All sub-statements see the same snapshot, so these deletes remove only
-    // the previous version's rows, never the ones inserted below.
+  ctes.push(...indexCtes(rows, versionId > 1, add));
+  await sql.query(`WITH ${ctes.join(',\n')} SELECT 1`, p);
+}
+
+/**
+ * Data-modifying CTEs that replace a resource's search index rows, for a
+ * statement whose $1 and $2 are its type and id. All sub-statements see the
+ * same snapshot, so the deletes remove only the previous rows, never the ones
+ * inserted beside them.
+ */
+export function indexCtes(rows: IndexRows | undefined, replace: boolean, add: (v: unknown) => string): string[] {
+  const ctes: string[] = [];
+  if (replace) {
     for (const t of ['sp_token', 'sp_string', 'sp_reference', 'sp_date']) {
       ctes.push(`del_${t} AS (DELETE FROM ${t} WHERE resource_type = $1 AND id = $2)`);
     }
   }
-  if (rows) {
-    if (rows.token.code.length) {
-      ctes.push(`ins_token AS (INSERT INTO sp_token (resource_type, id, code, system, value)
-        SELECT $1, $2, * FROM unnest(${add(rows.token.code)}::text[], ${add(rows.token.system)}::text[], ${add(rows.token.value)}::text[]))`);
-    }
-    if (rows.string.code.length) {
-      ctes.push(`ins_string AS (INSERT INTO sp_string (resource_type, id, code, value, exact)
-        SELECT $1, $2, * FROM unnest(${add(rows.string.code)}::text[], ${add(rows.string.value)}::text[], ${add(rows.string.exact)}::text[]))`);
-    }
-    const r = rows.reference;
-    if (r.code.length) {
-      ctes.push(`ins_reference AS (INSERT INTO sp_reference (resource_type, id, code, target_type, target_id, reference, ident_system, ident_value)
-        SELECT $1, $2, * FROM unnest(${add(r.code)}::text[], ${add(r.targetType)}::text[], ${add(r.targetId)}::text[],
-          ${add(r.reference)}::text[], ${add(r.identSystem)}::text[], ${add(r.identValue)}::text[]))`);
-    }
-    if (rows.date.code.length) {
-      ctes.push(`ins_date AS (INSERT INTO sp_date (resource_type, id, code, low, high)
-        SELECT $1, $2, * FROM unnest(${add(rows.date.code)}::text[], ${add(rows.date.low)}::timestamptz[], ${add(rows.date.high)}::timestamptz[]))`);
-    }
+  if (!rows) return ctes;
+  if (rows.token.code.length) {
+    ctes.push(`ins_token AS (INSERT INTO sp_token (resource_type, id, code, system, value)
+      SELECT $1, $2, * FROM unnest(${add(rows.token.code)}::text[], ${add(rows.token.system)}::text[], ${add(rows.token.value)}::text[]))`);
   }
-  await sql.query(`WITH ${ctes.join(',\n')} SELECT 1`, p);
+  if (rows.string.code.length) {
+    ctes.push(`ins_string AS (INSERT INTO sp_string (resource_type, id, code, value, exact)
+      SELECT $1, $2, * FROM unnest(${add(rows.string.code)}::text[], ${add(rows.string.value)}::text[], ${add(rows.string.exact)}::text[]))`);
+  }
+  const r = rows.reference;
+  if (r.code.length) {
+    ctes.push(`ins_reference AS (INSERT INTO sp_reference (resource_type, id, code, target_type, target_id, reference, ident_system, ident_value)
+      SELECT $1, $2, * FROM unnest(${add(r.code)}::text[], ${add(r.targetType)}::text[], ${add(r.targetId)}::text[],
+        ${add(r.reference)}::text[], ${add(r.identSystem)}::text[], ${add(r.identValue)}::text[]))`);
+  }
+  if (rows.date.code.length) {
+    ctes.push(`ins_date AS (INSERT INTO sp_date (resource_type, id, code, low, high)
+      SELECT $1, $2, * FROM unnest(${add(rows.date.code)}::text[], ${add(rows.date.low)}::timestamptz[], ${add(rows.date.high)}::timestamptz[]))`);
+  }
+  return ctes;
 }
