@@ -68,7 +68,8 @@ async function main(): Promise<number> {
     const gateway = await startService(
       'gateway',
       'src/main.ts',
-      { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL },
+      // The store is measured without authentication; `npm run bench:auth` measures its cost (read with a token vs without).
+      { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL, AUTH_MODE: 'open-development', DEMO_DATA: 'off' },
       profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []
     );
     services.push(gateway);

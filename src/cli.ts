@@ -1,16 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
-import { ConfigError, loadConfig } from './config.ts';
+import { addClientCommands } from './cli/client-commands.ts';
+import { CliError, withDatabase } from './cli/common.ts';
+import { addKeyCommands } from './cli/key-commands.ts';
+import { addTokenCommand } from './cli/token-command.ts';
+import { ConfigError } from './config.ts';
 import { MIGRATIONS } from './db/migrations.ts';
-import { openDatabase } from './db/open-database.ts';
 import { loadBaseSchema } from './fhir/schema.ts';
 import { createValidator } from './fhir/validation/validator.ts';
+import { DataDirLockedError } from './ops/data-dir-lock.ts';
 import { VERSION } from './version.ts';
 
 /**
- * The command line: the same services as the server, for operators. Later
- * issues add client registration, keys, agreements, imports and audit checks.
+ * The command line: the same services as the server, for operators. Commands
+ * that open the database go through withDatabase, which refuses to touch an
+ * embedded database the gateway is running on. Later issues add agreements,
+ * imports and audit checks.
  */
 const program = new Command('joinedup').version(VERSION).description('JoinedUp social care gateway');
 
@@ -25,21 +31,15 @@ program
   .command('migrate')
   .description('apply pending database migrations and exit')
   .action(async () => {
-    const config = loadConfig();
-    const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
-    const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migration');
-    process.stdout.write(`schema at version ${r.rows[0]?.n ?? 0} of ${MIGRATIONS.length}\n`);
-    await db.close();
+    const n = await withDatabase(async (db) => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migration')).rows[0]?.n ?? 0);
+    process.stdout.write(`schema at version ${n} of ${MIGRATIONS.length}\n`);
   });
 
 program
   .command('analyze')
   .description('refresh planner statistics (run after bulk loads into the embedded database)')
   .action(async () => {
-    const config = loadConfig();
-    const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
-    await db.analyze();
-    await db.close();
+    await withDatabase((db) => db.analyze());
     process.stdout.write('statistics refreshed\n');
   });
 
@@ -72,7 +72,16 @@ program
     process.exitCode = errors ? 1 : 0;
   });
 
+addClientCommands(program);
+addKeyCommands(program);
+addTokenCommand(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : `joinedup: ${(err as Error).message}`}\n`);
+  if (err instanceof CliError || err instanceof DataDirLockedError || err instanceof ConfigError) {
+    process.stderr.write(`joinedup: ${err.message}\n`);
+    process.exit(err instanceof CliError ? err.exitCode : err instanceof ConfigError ? 2 : 1);
+  }
+  // Unexpected: the class and message only (no stack), as the server logs them.
+  process.stderr.write(`joinedup: ${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}\n`);
   process.exit(1);
 });

@@ -7,8 +7,8 @@ import { z } from 'zod';
  */
 const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  // Loopback by default: until authentication lands the API is open, so it must
-  // not be reachable from the network unless an operator says so.
+  // Loopback by default: an operator decides to expose the gateway, it never
+  // happens by accident (and open-development mode must never be reachable).
   HOST: z.string().min(1).default('127.0.0.1'),
   BASE_URL: z.url().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -17,7 +17,15 @@ const ConfigSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  AUTH_MODE: z.enum(['open-development']).default('open-development'),
+  // SMART Backend Services unless an operator explicitly opts out for a local
+  // experiment or the auth benchmark: open-development has no authentication.
+  AUTH_MODE: z.enum(['smart', 'open-development']).default('smart'),
+  // Demo organisations and clients on an empty database: 'auto' seeds only in
+  // embedded PGlite mode, so a real PostgreSQL deployment never gets demo keys.
+  DEMO_DATA: z.enum(['auto', 'on', 'off']).default('auto'),
+  // SMART Backend Services recommends at most five minutes; a longer lifetime
+  // would widen the window in which a leaked token is useful.
+  ACCESS_TOKEN_SECONDS: z.coerce.number().int().min(10).max(300).default(300),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
   MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),

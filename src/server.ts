@@ -2,6 +2,10 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { AccessTokens } from './auth/access-token.ts';
+import { ClientRegistry } from './auth/client-registry.ts';
+import { GatewayKeys } from './auth/gateway-keys.ts';
+import { JwksSource } from './auth/jwks-source.ts';
 import type { Config } from './config.ts';
 import { openDatabase } from './db/open-database.ts';
 import type { Database } from './db/sql-client.ts';
@@ -18,6 +22,10 @@ export interface RunningServer {
   db: Database;
   server: Server;
   logger: Logger;
+  /** Issues and verifies access tokens (the test harness issues tokens directly with it). */
+  tokens: AccessTokens;
+  keys: GatewayKeys;
+  clients: ClientRegistry;
   close(): Promise<void>;
 }
 
@@ -28,6 +36,11 @@ export async function startServer(config: Config, existingDb?: Database): Promis
   buildSearchParamRegistry();
   const validator = createValidator();
   const db = existingDb ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE }));
+  // Keys before listening: the first start creates the signing key, and no
+  // request may arrive before tokens can be verified.
+  const keys = await GatewayKeys.load(db);
+  const clients = new ClientRegistry(db);
+  const jwks = new JwksSource({ logger });
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -39,13 +52,19 @@ export async function startServer(config: Config, existingDb?: Database): Promis
   // The public base URL appears in links and Location headers; without
   // BASE_URL it is where we actually listen.
   const baseUrl = config.BASE_URL ?? url;
-  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION }));
+  // Tokens name the gateway (iss) and its FHIR API (aud); both come from the public base URL.
+  const tokens = new AccessTokens(keys, { issuer: baseUrl, audience: `${baseUrl}/fhir`, lifetimeSeconds: config.ACCESS_TOKEN_SECONDS });
+  const auth = { keys, tokens, clients, jwks };
+  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth }));
   return {
     url,
     baseUrl,
     db,
     server,
     logger,
+    tokens,
+    keys,
+    clients,
     async close() {
       // Stop accepting, let requests in flight finish (their writes commit or
       // roll back whole), then cut whatever is still open after the grace period.

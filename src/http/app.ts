@@ -3,6 +3,13 @@ import { FhirRouter } from '@medplum/fhir-router';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { AccessTokens } from '../auth/access-token.ts';
+import { authenticate } from '../auth/authenticate.ts';
+import type { ClientRegistry } from '../auth/client-registry.ts';
+import { JWKS_PATH, TOKEN_PATH, capabilitySecurity, jwksDocument, smartConfiguration } from '../auth/discovery.ts';
+import type { GatewayKeys } from '../auth/gateway-keys.ts';
+import type { JwksSource } from '../auth/jwks-source.ts';
+import { tokenEndpoint } from '../auth/token-endpoint.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/sql-client.ts';
 import { buildCapabilityStatement } from '../fhir/capability-statement.ts';
@@ -22,7 +29,21 @@ export interface AppDeps {
   profileForType: (type: string) => string | undefined;
   logger: Logger;
   version: string;
+  auth: AuthDeps;
 }
+
+/** The identity services the composition root builds (server.ts). */
+export interface AuthDeps {
+  keys: GatewayKeys;
+  tokens: AccessTokens;
+  clients: ClientRegistry;
+  /** Fetches and caches clients' jwks_uri documents. */
+  jwks: JwksSource;
+}
+
+// The whole form is a few fields around one client assertion (at most 16 KB,
+// checked by the token endpoint): anything much larger is refused unread.
+const TOKEN_FORM_LIMIT = 64 * 1024;
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -38,8 +59,7 @@ export function createApp(deps: AppDeps): express.Express {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', requestId);
-    // Until SMART Backend Services lands, the API is open — and says so in
-    // every context, the CapabilityStatement and the start-up log.
+    // No actor yet: authenticate() adds it from the bearer token.
     const context: RequestContext = { requestId, authMode: config.AUTH_MODE };
     res.locals.context = context;
     const started = process.hrtime.bigint();
@@ -57,6 +77,30 @@ export function createApp(deps: AppDeps): express.Express {
     });
     next();
   });
+
+  // OAuth and discovery live outside the FHIR API: plain JSON, OAuth error
+  // shapes, no FHIR content negotiation, and no bearer token.
+  const smartConfig = smartConfiguration(deps.baseUrl);
+  app.get('/.well-known/smart-configuration', smartConfig);
+  app.get('/fhir/.well-known/smart-configuration', smartConfig);
+  app.get(JWKS_PATH, jwksDocument(deps.auth.keys));
+  app.post(
+    TOKEN_PATH,
+    express.urlencoded({ extended: false, limit: TOKEN_FORM_LIMIT, parameterLimit: 20 }),
+    tokenEndpoint({
+      clients: deps.auth.clients,
+      sql: deps.db,
+      tokens: deps.auth.tokens,
+      tokenUrl: `${deps.baseUrl}${TOKEN_PATH}`,
+      jwks: deps.auth.jwks,
+      logger,
+    }),
+    tokenFormError
+  );
+
+  // Before body parsing: a request without a valid token is refused without
+  // reading (or paying to parse) what it sent.
+  app.use('/fhir', authenticate(deps.auth.tokens, config.AUTH_MODE, isPublicFhirPath));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     const accept = req.headers.accept;
@@ -84,13 +128,7 @@ export function createApp(deps: AppDeps): express.Express {
       router,
       baseUrl,
       logger,
-      capabilityStatement: () =>
-        (capability ??= buildCapabilityStatement(
-          baseUrl,
-          deps.version,
-          'OPEN DEVELOPMENT MODE: no authentication. Do not load real personal data.',
-          deps.profileForType
-        )),
+      capabilityStatement: () => (capability ??= capabilityStatement(deps)),
     })
   );
 
@@ -113,6 +151,39 @@ export function createApp(deps: AppDeps): express.Express {
   return app;
 }
 
+function capabilityStatement(deps: AppDeps): ReturnType<typeof buildCapabilityStatement> {
+  const security = capabilitySecurity(deps.config.AUTH_MODE, deps.baseUrl);
+  const cs = buildCapabilityStatement(`${deps.baseUrl}/fhir`, deps.version, security.description ?? '', deps.profileForType);
+  for (const rest of cs.rest ?? []) rest.security = security;
+  return cs;
+}
+
+/**
+ * /fhir paths open without a token: the CapabilityStatement, which says how
+ * to get one. Segments are compared as resolveRoute splits them, so
+ * "/metadata/" is public too; anything fancier (percent-encoding) is not,
+ * which only errs on the safe side.
+ */
+function isPublicFhirPath(req: Request): boolean {
+  const segments = req.path.split('/').filter(Boolean);
+  return segments.length === 1 && segments[0] === 'metadata';
+}
+
+/** Body-parser failures on the token endpoint answer as OAuth errors (RFC 6749 section 5.2), not OperationOutcomes. */
+function tokenFormError(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  const type = (err as { type?: string })?.type;
+  if (typeof type !== 'string' || res.headersSent) {
+    next(err);
+    return;
+  }
+  const description = type === 'entity.too.large' ? 'The request is too large' : 'The request body is not a valid form';
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(400).json({ error: 'invalid_request', error_description: description });
+}
+
+// Our own discovery and OAuth path segments, kept in logs as they are.
+const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token']);
+
 /**
  * The shape of a request path, safe for logs and error texts: a client may
  * choose ids (PUT), so an id could be an NHS number. Only our own vocabulary
@@ -125,7 +196,8 @@ export function routeShape(url: string): string {
     .split('/')
     .map((seg, i) => {
       if (i === 0 || seg === '') return seg;
-      if (i === 1 && (seg === 'fhir' || seg === '.well-known')) return seg;
+      if (i === 1 && (seg === 'fhir' || seg === '.well-known' || seg === 'auth')) return seg;
+      if (OWN_PATH_SEGMENTS.has(seg)) return seg;
       if (seg.startsWith('$') || seg.startsWith('_') || seg === 'metadata' || isSupportedResourceType(seg)) {
         return /^[$_A-Za-z][A-Za-z-]*$/.test(seg) ? seg : ':id';
       }

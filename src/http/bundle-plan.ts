@@ -31,7 +31,7 @@ const ENTRY_METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
  * profile rules, every problem listed with its Bundle.entry[n] path. A batch
  * answers bad entries individually and runs the rest.
  */
-export function planBundle(body: unknown, baseUrl: string, validator: ResourceValidator): BundlePlan {
+export function planBundle(body: unknown, baseUrl: string, validator: ResourceValidator, authorise: (entry: PlannedEntry) => void = () => {}): BundlePlan {
   if (!isObject(body) || body.resourceType !== 'Bundle') {
     throw httpError(400, 'invalid', 'POST to the base URL takes a Bundle of type batch or transaction', isObject(body) ? ['resourceType'] : undefined);
   }
@@ -53,6 +53,10 @@ export function planBundle(body: unknown, baseUrl: string, validator: ResourceVa
       problems.push(...(checked.outcome.issue ?? []));
     }
   });
+  // Authorisation throws for the whole Bundle, batch or transaction, before
+  // validation and before anything runs: a batch must not half-run when one
+  // entry asks for more than the token allows.
+  for (const p of plan.forward) authorise(p);
   if (plan.type === 'transaction') {
     if (problems.length) {
       throw new HttpError(400, { resourceType: 'OperationOutcome', issue: problems });

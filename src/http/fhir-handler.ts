@@ -3,19 +3,23 @@ import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { requireScopes } from '../auth/authenticate.ts';
+import { allows } from '../auth/scopes.ts';
 import type { Database } from '../db/sql-client.ts';
+import { SUPPORTED_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import { validateOperation } from '../fhir/operations/validate.ts';
 import { PgRepository } from '../fhir/repo/pg-repository.ts';
 import { parseDateRange } from '../fhir/search/date-range.ts';
 import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
 import type { RequestContext } from '../request-context.ts';
 import { normaliseEtag, planBundle } from './bundle-plan.ts';
+import type { PlannedEntry } from './bundle-plan.ts';
 import { runBundle } from './bundle-run.ts';
 import { sendJson, sendResource } from './fhir-response.ts';
 import { httpError, publicOutcome } from './outcome.ts';
 import { parsePrefer } from './prefer.ts';
 import type { Preferences } from './prefer.ts';
-import { paramWithNul, resolveRoute } from './routes.ts';
+import { everythingTypes, paramWithNul, resolveRoute, scopeNeeds } from './routes.ts';
 import type { Route } from './routes.ts';
 import { partitionSearchQuery } from './search-query.ts';
 
@@ -62,6 +66,15 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
     if (bad !== undefined) throw httpError(400, 'invalid', `The ${where} holds a NUL character`, [where === 'query' ? bad : where]);
   }
   const query = new URLSearchParams(rawQuery);
+  if (route.kind === 'search' && route.viaPost && req.body && typeof req.body === 'object') {
+    // A repeated form field arrives as an array: each value is its own parameter (AND), not one comma-joined (OR).
+    for (const [k, v] of Object.entries(req.body as Record<string, string | string[]>)) {
+      for (const one of [v].flat()) query.append(k, String(one));
+    }
+  }
+  // Authorisation comes before anything else looks at the request, so a
+  // client learns nothing (not even a 404) about what its token may not touch.
+  requireScopes(context, scopeNeeds(route, query, route.kind === 'create' && req.headers['if-none-exist'] !== undefined));
   const repo = new PgRepository(
     {
       db: deps.db,
@@ -85,7 +98,7 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
         200,
         await repo.patientEverything(route.id, {
           since: query.get('_since') ?? undefined,
-          types: query.get('_type')?.split(',').filter(Boolean),
+          types: everythingScope(context, everythingTypes(query)),
           count: intParam(query, '_count'),
           offset: intParam(query, '_offset'),
         })
@@ -105,7 +118,16 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
       sendJson(res, 200, await repo.readHistory(route.type, route.id, historyOptions(query)));
       return;
     case 'bundle':
-      sendJson(res, 200, await runBundle(deps.router, repo, planBundle(req.body, deps.baseUrl, deps.validator)));
+      sendJson(
+        res,
+        200,
+        await runBundle(
+          deps.router,
+          repo,
+          // Every entry is authorised before any of them runs: one entry outside the token's scopes refuses the whole Bundle.
+          planBundle(req.body, deps.baseUrl, deps.validator, (p) => requireScopes(context, entryScopeNeeds(p), `Bundle.entry[${p.index}]`))
+        )
+      );
       return;
     case 'create':
     case 'update':
@@ -116,12 +138,6 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   }
 
   if (route.kind === 'search') {
-    if (route.viaPost && req.body && typeof req.body === 'object') {
-      // A repeated form field arrives as an array: each value is its own parameter (AND), not one comma-joined (OR).
-      for (const [k, v] of Object.entries(req.body as Record<string, string | string[]>)) {
-        for (const one of [v].flat()) query.append(k, String(one));
-      }
-    }
     const { kept, unknown } = partitionSearchQuery(route.type, query);
     if (unknown.length && prefs.strict) {
       throw httpError(400, 'not-supported', `Unknown or unsupported search parameters: ${unknown.join(', ')}`, unknown);
@@ -154,6 +170,26 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   // PUT that created the resource: R4 http.html#update says 201.
   const finalStatus = route.kind === 'update' && repo.updateCreated ? 201 : status;
   sendResource(res, finalStatus, resource, publicOutcome(outcome), prefs as Preferences, deps.baseUrl);
+}
+
+/** What a planned Bundle entry needs: its interaction, its search parameters, a conditional create's search. */
+function entryScopeNeeds(p: PlannedEntry) {
+  const url = p.entry.request?.url ?? '';
+  const q = url.indexOf('?');
+  return scopeNeeds(p.route, new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''), p.entry.request?.ifNoneExist !== undefined);
+}
+
+/**
+ * The types $everything may return. _type was authorised (r on each); without
+ * it, the answer is limited to the types the token may read, so a token for
+ * Patient and CarePlan cannot pull a whole record. undefined means no limit.
+ */
+function everythingScope(context: RequestContext, requested: string[]): string[] | undefined {
+  if (requested.length) return requested;
+  if (!context.actor) return undefined; // open-development: no limit
+  const scopes = context.actor.scopes;
+  const readable = SUPPORTED_RESOURCE_TYPES.filter((t) => allows(scopes, t, 'r'));
+  return readable.length === SUPPORTED_RESOURCE_TYPES.length ? undefined : readable;
 }
 
 /** The router's URL for an interaction it carries out. */

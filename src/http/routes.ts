@@ -1,4 +1,8 @@
+import type { ScopeNeed } from '../auth/authenticate.ts';
+import type { Permission } from '../auth/scopes.ts';
 import { isSupportedResourceType } from '../fhir/resource-types.ts';
+import { parseChain } from '../fhir/search/chain.ts';
+import { indexedParam } from '../fhir/search/search-params.ts';
 import { HttpError, httpError, outcome } from './outcome.ts';
 
 /** What a request under the FHIR base asks for, decided from its method and path alone. */
@@ -93,4 +97,76 @@ export function paramWithNul(query: string): string | undefined {
     if (k.includes('\u0000') || v.includes('\u0000')) return k.replace(/\u0000/g, '');
   }
   return undefined;
+}
+
+/**
+ * The SMART scopes a request needs (SMART App Launch 2.x scopes-and-launch-context):
+ * read, vread and history need r; search s; create c; update and patch u;
+ * delete d; $validate c or u; $everything r on Patient (and r on each _type
+ * asked for: the caller limits the rest to what the token may read).
+ * A search needs s on every type it touches: chained types (the filter
+ * reveals them) and r or s on _include/_revinclude types (they come back in
+ * the answer). A conditional create (If-None-Exist) also searches, so it
+ * needs s. Parameters we do not recognise are ignored here; they are dropped
+ * or refused by the search itself and never run.
+ */
+export function scopeNeeds(route: Route, params: URLSearchParams, conditionalCreate = false): ScopeNeed[] {
+  const one = (target: string, ...anyOf: Permission[]): ScopeNeed => ({ target, anyOf });
+  switch (route.kind) {
+    case 'metadata':
+    case 'bundle':
+      // A Bundle needs nothing itself; each entry is checked on its own.
+      return [];
+    case 'read':
+    case 'vread':
+    case 'history-instance':
+    case 'history-type':
+      return [one(route.type, 'r')];
+    case 'search':
+      return [one(route.type, 's'), ...searchTouches(route.type, params)];
+    case 'create':
+      return conditionalCreate ? [one(route.type, 'c'), one(route.type, 's')] : [one(route.type, 'c')];
+    case 'update':
+    case 'patch':
+      return [one(route.type, 'u')];
+    case 'delete':
+      return [one(route.type, 'd')];
+    case 'validate':
+      return [one(route.type, 'c', 'u')];
+    case 'everything':
+      return [one('Patient', 'r'), ...everythingTypes(params).map((t) => one(t, 'r'))];
+  }
+}
+
+/** The _type list of a $everything request. */
+export function everythingTypes(params: URLSearchParams): string[] {
+  return params.getAll('_type').flatMap((v) => v.split(',')).filter(Boolean);
+}
+
+function searchTouches(type: string, params: URLSearchParams): ScopeNeed[] {
+  const needs: ScopeNeed[] = [];
+  for (const [key, value] of params) {
+    const code = key.split(':')[0];
+    if (code === '_include' || code === '_revinclude') {
+      const [source = '', param = '', target] = value.split(':');
+      const included = code === '_revinclude' ? [source] : target ? [target] : (indexedParamTargets(source, param) ?? []);
+      for (const t of included) needs.push({ target: t, anyOf: ['r', 's'] });
+    } else if (key.includes('.') && !key.startsWith('_')) {
+      for (const t of chainTypes(type, key)) needs.push({ target: t, anyOf: ['s'] });
+    }
+  }
+  return needs;
+}
+
+/** Every type a chained key searches, link by link. */
+function chainTypes(type: string, key: string): string[] {
+  const link = parseChain(type, key);
+  if (!link) return [];
+  return link.targetTypes.flatMap((t) => [t, ...(link.rest.includes('.') ? chainTypes(t, link.rest) : [])]);
+}
+
+function indexedParamTargets(type: string, code: string): string[] | undefined {
+  if (!isSupportedResourceType(type)) return undefined;
+  const p = indexedParam(type, code);
+  return p?.kind === 'reference' ? p.targets.filter(isSupportedResourceType) : undefined;
 }

@@ -65,7 +65,7 @@ describe.each(backends())('metadata and the everything and validate operations (
       expect(cs.format).toContain('application/fhir+json');
       const rest = cs.rest[0];
       expect(rest.mode).toBe('server');
-      expect(rest.security.description).toMatch(/OPEN DEVELOPMENT MODE/);
+      expect(rest.security.description).toMatch(/SMART Backend Services/);
       expect(rest.resource.map((r: any) => r.type).sort()).toEqual([...SUPPORTED].sort());
       expect(rest.interaction.map((i: any) => i.code).sort()).toEqual(['batch', 'transaction']);
       for (const r of rest.resource) {

@@ -48,7 +48,7 @@ describe.each(backends())('fhir-kit-client against JoinedUp ($name)', (backend) 
   beforeAll(async () => {
     db = await backend.open();
     s = await startTestServer(db);
-    client = new Client({ baseUrl: s.fhir });
+    client = new Client({ baseUrl: s.fhir, bearerToken: s.token });
   });
   afterAll(async () => {
     await s?.close();

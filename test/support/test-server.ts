@@ -1,4 +1,9 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
+import type { Actor } from '../../src/request-context.ts';
+import { ClientExistsError } from '../../src/auth/client-registry.ts';
+import { PURPOSE_CODES } from '../../src/auth/purposes.ts';
+import { parseScopes } from '../../src/auth/scopes.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Database } from '../../src/db/sql-client.ts';
 import { startServer } from '../../src/server.ts';
@@ -7,7 +12,20 @@ import type { Backend } from './backends.ts';
 
 export interface TestServer extends RunningServer {
   fhir: string;
-  /** fetch against the FHIR base with FHIR JSON headers. */
+  /**
+   * A bearer token for the test client (every scope, every purpose), issued
+   * directly by the server's AccessTokens rather than the token endpoint, so
+   * API suites test the API and not OAuth. Renewed before it expires.
+   */
+  readonly token: string;
+  /** The actor every `request` acts as. */
+  readonly actor: Omit<Actor, 'tokenId'>;
+  /** Issues a token for another actor (e.g. narrower scopes). */
+  issueToken(overrides?: Partial<Omit<Actor, 'tokenId'>>): Promise<string>;
+  /**
+   * fetch against the FHIR base with FHIR JSON headers and the test client's
+   * bearer token. Pass `authorization` to send another one, or '' to send none.
+   */
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<TestResponse>;
 }
 
@@ -18,20 +36,55 @@ export interface TestResponse {
   text: string;
 }
 
+export const TEST_CLIENT_ID = 'test-client';
+
+/** The actor the harness's requests act as: a test council client allowed everything. */
+export const TEST_ACTOR: Omit<Actor, 'tokenId'> = {
+  clientId: TEST_CLIENT_ID,
+  organisation: { ods: 'X99001', name: 'Test Council', kind: 'local-authority' },
+  user: { id: 'test-user-1', name: 'Test User', role: 'R8000' },
+  purposeOfUse: 'TREAT',
+  scopes: parseScopes('system/*.cruds'),
+};
+
+/** Renew this long before expiry, so a token never lapses in the middle of a request. */
+const RENEW_MARGIN_MS = 30_000;
+
 export async function startTestServer(db: Database, env: Record<string, string> = {}): Promise<TestServer> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
   const server = await startServer(config, db);
+  await registerTestClient(server);
   const fhir = `${server.baseUrl}/fhir`;
+  const issueToken = async (overrides: Partial<Omit<Actor, 'tokenId'>> = {}) =>
+    (await server.tokens.issue({ ...TEST_ACTOR, ...overrides })).accessToken;
+  let token = '';
+  let renewAt = 0;
+  const currentToken = async (): Promise<string> => {
+    if (Date.now() >= renewAt) {
+      const issued = await server.tokens.issue(TEST_ACTOR);
+      token = issued.accessToken;
+      renewAt = Date.now() + issued.expiresIn * 1000 - RENEW_MARGIN_MS;
+    }
+    return token;
+  };
+  await currentToken();
   return {
     ...server,
     fhir,
+    get token() {
+      return token;
+    },
+    actor: TEST_ACTOR,
+    issueToken,
     async request(method, path, body, headers = {}) {
+      const { authorization = `Bearer ${await currentToken()}`, ...rest } = headers;
       const res = await fetch(path.startsWith('http') ? path : `${fhir}/${path.replace(/^\//, '')}`, {
         method,
         headers: {
           accept: 'application/fhir+json',
           ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}),
-          ...headers,
+          ...(authorization ? { authorization } : {}),
+          ...rest,
         },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
@@ -45,6 +98,25 @@ export async function startTestServer(db: Database, env: Record<string, string> 
       return { status: res.status, headers: res.headers, body: parsed, text };
     },
   };
+}
+
+/**
+ * Registers the test client once per database (several servers may share
+ * one), as an operator would, so the registry is not empty. Its key is never
+ * used: the harness issues tokens directly.
+ */
+async function registerTestClient(server: RunningServer): Promise<void> {
+  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' });
+  const registration = {
+    clientId: TEST_CLIENT_ID,
+    organisation: TEST_ACTOR.organisation,
+    jwks: { keys: [{ ...jwk, kid: randomUUID(), alg: 'ES384', use: 'sig' }] },
+    scopes: ['system/*.cruds'],
+    purposes: [...PURPOSE_CODES],
+  };
+  await server.clients.register(registration).catch((err: unknown) => {
+    if (!(err instanceof ClientExistsError)) throw err;
+  });
 }
 
 /**
