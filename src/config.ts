@@ -25,6 +25,8 @@ const ConfigSchema = z.object({
   DEMO_DATA: z.enum(['auto', 'on', 'off']).default('auto'),
   // SMART Backend Services recommends at most five minutes; a longer lifetime
   // would widen the window in which a leaked token is useful.
+  // How long an instance trusts its memory that a client is active; a suspension bites within this.
+  CLIENT_STATUS_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
   ACCESS_TOKEN_SECONDS: z.coerce.number().int().min(10).max(300).default(300),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
   MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),

@@ -3,6 +3,7 @@ import { HttpError, outcome } from '../http/outcome.ts';
 import type { RequestContext } from '../request-context.ts';
 import { InvalidTokenError } from './access-token.ts';
 import type { AccessTokens } from './access-token.ts';
+import type { ClientStatusCache } from './client-status.ts';
 import { allows } from './scopes.ts';
 import type { Permission } from './scopes.ts';
 
@@ -24,7 +25,12 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  * open-development mode it lets everything through with no actor: that mode
  * exists only for local experiments and the auth benchmark.
  */
-export function authenticate(tokens: AccessTokens, mode: RequestContext['authMode'], isPublic: (req: Request) => boolean): RequestHandler {
+export function authenticate(
+  tokens: AccessTokens,
+  mode: RequestContext['authMode'],
+  isPublic: (req: Request) => boolean,
+  clientStatus?: Pick<ClientStatusCache, 'isActive'>
+): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (mode === 'open-development' || isPublic(req)) {
       next();
@@ -41,7 +47,15 @@ export function authenticate(tokens: AccessTokens, mode: RequestContext['authMod
       next(unauthenticated('The access token is malformed', 'The access token is malformed'));
       return;
     }
-    tokens.verify(token).then(
+    const verified = async () => {
+      const actor = await tokens.verify(token);
+      // A suspended client's unexpired tokens stop working too (within the status cache's ttl).
+      if (clientStatus && !(await clientStatus.isActive(actor.clientId))) {
+        throw new InvalidTokenError('The client this token was issued to is suspended');
+      }
+      return actor;
+    };
+    verified().then(
       (actor) => {
         const context = res.locals.context as RequestContext;
         res.locals.context = { ...context, actor } satisfies RequestContext;
