@@ -17,6 +17,7 @@ import { buildCapabilityStatement } from '../fhir/capability-statement.ts';
 import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
 import { isSupportedResourceType } from '../fhir/resource-types.ts';
 import type { RequestContext } from '../request-context.ts';
+import { COUNCIL_SCHEMA_PATH, councilSchemaHandler } from './council-schema-route.ts';
 import { fhirHandler } from './fhir-handler.ts';
 import { sendJson } from './fhir-response.ts';
 import { bodyErrorToHttp, jsonBody } from './json-body.ts';
@@ -85,6 +86,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/.well-known/smart-configuration', smartConfig);
   app.get('/fhir/.well-known/smart-configuration', smartConfig);
   app.get(JWKS_PATH, jwksDocument(deps.auth.keys));
+  // The council format's JSON Schema is public, like the discovery documents.
+  app.get(COUNCIL_SCHEMA_PATH, councilSchemaHandler());
   app.post(
     TOKEN_PATH,
     express.urlencoded({ extended: false, limit: TOKEN_FORM_LIMIT, parameterLimit: 20 }),
@@ -183,7 +186,7 @@ function tokenFormError(err: unknown, _req: Request, res: Response, next: NextFu
 }
 
 // Our own discovery and OAuth path segments, kept in logs as they are.
-const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token']);
+const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import']);
 
 /**
  * The shape of a request path, safe for logs and error texts: a client may

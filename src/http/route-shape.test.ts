@@ -10,6 +10,8 @@ describe('routeShape keeps personal data out of logs', () => {
     ['/fhir/9000000009', '/fhir/:id'],
     ['/Zoe-Testperson/x', '/:id/:id'],
     ['/fhir/metadata', '/fhir/metadata'],
+    ['/council/v1/schema', '/council/v1/schema'],
+    ['/auth/token', '/auth/token'],
   ])('%s → %s', (input, shape) => {
     expect(routeShape(input)).toBe(shape);
   });
