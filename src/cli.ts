@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { addClientCommands } from './cli/client-commands.ts';
-import { CliError, withDatabase } from './cli/common.ts';
+import { CliError, parseInput, withDatabase } from './cli/common.ts';
 import { addKeyCommands } from './cli/key-commands.ts';
+import { addMapCommand } from './cli/map-command.ts';
 import { addTokenCommand } from './cli/token-command.ts';
 import { ConfigError } from './config.ts';
 import { MIGRATIONS } from './db/migrations.ts';
+import { reindex } from './fhir/repo/reindex.ts';
 import { loadBaseSchema } from './fhir/schema.ts';
 import { createValidator } from './fhir/validation/validator.ts';
 import { DataDirLockedError } from './ops/data-dir-lock.ts';
@@ -75,6 +77,17 @@ program
 addClientCommands(program);
 addKeyCommands(program);
 addTokenCommand(program);
+addMapCommand(program);
+
+program
+  .command('reindex')
+  .description('rebuild search indexes from stored resources (after an upgrade that changes what is indexed)')
+  .option('--type <resourceType>', 'only this resource type')
+  .action(async (raw: { type?: string }) => {
+    const options = parseInput(z.object({ type: z.string().regex(/^[A-Z][A-Za-z]+$/, 'a FHIR resource type').optional() }), raw);
+    const n = await withDatabase((db) => reindex(db, { resourceType: options.type }));
+    process.stdout.write(`reindexed ${n} resource(s)\n`);
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CliError || err instanceof DataDirLockedError || err instanceof ConfigError) {
