@@ -34,22 +34,11 @@ import type { Measurement } from './measure.ts';
 import { startService } from './processes.ts';
 import type { Service } from './processes.ts';
 import { adminQuery, createBenchSchema } from './schema.ts';
+import { CONNECTIONS, DATABASE_URL, POOL, ROUNDS, SECONDS, WARMUP, benchNumber } from './settings.ts';
 
-const env = process.env;
-const num = (name: string, fallback: number): number => {
-  const v = Number(env[name] ?? fallback);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
-  return v;
-};
-const DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
-const SECONDS = num('BENCH_SECONDS', 10);
-const WARMUP = num('BENCH_WARMUP_SECONDS', 2);
-const CONNECTIONS = num('BENCH_CONNECTIONS', 10);
-const PATIENTS = num('BENCH_PATIENTS', 300);
-const POOL = String(num('BENCH_POOL_SIZE', 10));
-const ROUNDS = num('BENCH_ROUNDS', 1);
-const ASSERTIONS = num('BENCH_ASSERTIONS', 6000);
-const CLIENT_ALG = (env.BENCH_CLIENT_ALG ?? 'ES384') as ClientKeyAlg;
+const PATIENTS = benchNumber('BENCH_PATIENTS', 300);
+const ASSERTIONS = benchNumber('BENCH_ASSERTIONS', 6000);
+const CLIENT_ALG = (process.env.BENCH_CLIENT_ALG ?? 'ES384') as ClientKeyAlg;
 if (CLIENT_ALG !== 'ES384' && CLIENT_ALG !== 'RS384') throw new Error('BENCH_CLIENT_ALG must be ES384 or RS384');
 const GOAL = 0.9;
 const TABLES = ['resource', 'resource_version', 'sp_token', 'sp_string', 'sp_reference', 'sp_date'];
@@ -73,7 +62,7 @@ async function main(): Promise<number> {
   try {
     const common = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL, DEMO_DATA: 'off' };
     // One after the other: the first migrates the schema, the second finds it done.
-    const profDir = env.BENCH_CPU_PROF_DIR;
+    const profDir = process.env.BENCH_CPU_PROF_DIR;
     const smart = await startService('smart', 'src/main.ts', { ...common, AUTH_MODE: 'smart' }, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
     services.push(smart);
     const open = await startService('open', 'src/main.ts', { ...common, AUTH_MODE: 'open-development' });

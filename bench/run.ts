@@ -24,21 +24,10 @@ import type { Measurement } from './measure.ts';
 import { startService } from './processes.ts';
 import type { Service } from './processes.ts';
 import { adminQuery, createBenchSchema } from './schema.ts';
+import { CONNECTIONS, DATABASE_URL, POOL, ROUNDS, SECONDS, WARMUP, benchNumber } from './settings.ts';
 
-const env = process.env;
-const num = (name: string, fallback: number): number => {
-  const v = Number(env[name] ?? fallback);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
-  return v;
-};
-const DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
-const SECONDS = num('BENCH_SECONDS', 10);
-const WARMUP = num('BENCH_WARMUP_SECONDS', 2);
-const CONNECTIONS = num('BENCH_CONNECTIONS', 10);
-const PATIENTS = num('BENCH_PATIENTS', 1000);
-const PER_PATIENT = num('BENCH_CAREPLANS_PER_PATIENT', 10);
-const POOL = String(num('BENCH_POOL_SIZE', 10));
-const ROUNDS = num('BENCH_ROUNDS', 1);
+const PATIENTS = benchNumber('BENCH_PATIENTS', 1000);
+const PER_PATIENT = benchNumber('BENCH_CAREPLANS_PER_PATIENT', 10);
 const NHS_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 const TABLES = ['resource', 'resource_version', 'sp_token', 'sp_string', 'sp_reference', 'sp_date'];
 
@@ -64,7 +53,7 @@ async function main(): Promise<number> {
   // Ctrl-C: stop the servers and drop the schema rather than leave them behind.
   process.once('SIGINT', () => void cleanup().catch((e) => console.error('cleanup', e)).finally(() => process.exit(130)));
   try {
-    const profDir = env.BENCH_CPU_PROF_DIR;
+    const profDir = process.env.BENCH_CPU_PROF_DIR;
     const gateway = await startService(
       'gateway',
       'src/main.ts',
