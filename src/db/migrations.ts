@@ -132,6 +132,26 @@ CREATE TABLE signing_key (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'council record ledger',
+    sql: `
+-- One row per council source record ever pushed (live or tombstone): the
+-- newest source last-updated time seen, so an older push is refused (409),
+-- and the resources it produced, so a tombstone knows what to retire.
+CREATE TABLE council_record (
+  council_ods text NOT NULL,
+  source_system text NOT NULL,
+  record_id text NOT NULL,
+  record_type text NOT NULL,
+  source_last_updated timestamptz NOT NULL,
+  received_at timestamptz NOT NULL,
+  resources text[] NOT NULL DEFAULT '{}',
+  deleted boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (council_ods, source_system, record_id)
+);
+`,
+  },
 ];
 
 /**

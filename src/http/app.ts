@@ -18,6 +18,7 @@ import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
 import { isSupportedResourceType } from '../fhir/resource-types.ts';
 import type { RequestContext } from '../request-context.ts';
 import { COUNCIL_SCHEMA_PATH, councilSchemaHandler } from './council-schema-route.ts';
+import { councilRouter } from './council-routes.ts';
 import { fhirHandler } from './fhir-handler.ts';
 import { sendJson } from './fhir-response.ts';
 import { bodyErrorToHttp, jsonBody } from './json-body.ts';
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get(JWKS_PATH, jwksDocument(deps.auth.keys));
   // The council format's JSON Schema is public, like the discovery documents.
   app.get(COUNCIL_SCHEMA_PATH, councilSchemaHandler());
+  app.use(councilRouter(deps)); // POST /council/v1/records: authenticates and parses its own body (council-routes.ts)
   app.post(
     TOKEN_PATH,
     express.urlencoded({ extended: false, limit: TOKEN_FORM_LIMIT, parameterLimit: 20 }),

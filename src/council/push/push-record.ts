@@ -1,0 +1,113 @@
+import { OperationOutcomeError, getStatus } from '@medplum/core';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { parseCouncilRecord } from '../format/index.ts';
+import type { CouncilRecord } from '../format/index.ts';
+import type { DbErrorListener } from '../../db/guarded-sql.ts';
+import { guardSql, sanitizeDbError } from '../../db/guarded-sql.ts';
+import type { Database } from '../../db/sql-client.ts';
+import { PgRepository } from '../../fhir/repo/pg-repository.ts';
+import type { ResourceValidator } from '../../fhir/repo/validator-port.ts';
+import { MappingError } from '../../mapping/errors.ts';
+import { DEFAULT_FORMAT, mapRecord } from '../../mapping/map-record.ts';
+import type { MapResult } from '../../mapping/map-record.ts';
+import { getMappingRegistry } from '../../mapping/mapping-registry.ts';
+import type { MappingRegistry } from '../../mapping/mapping-registry.ts';
+import { buildProvenance } from '../../mapping/provenance.ts';
+import type { RequestContext } from '../../request-context.ts';
+import { applyLive, applyTombstone } from './apply.ts';
+import type { Applied, Source } from './apply.ts';
+import { issue, labelOf, rejected } from './push-outcome.ts';
+import type { PushResult, RecordLabel } from './push-outcome.ts';
+
+export interface PushDeps {
+  db: Database;
+  /** The store's validator (PgRepository validates every version it writes). */
+  validator: ResourceValidator;
+  /** FHIR base URL, for the repository. */
+  baseUrl: string;
+  onDbError: DbErrorListener;
+  /** Defaults to the project's mappings/. */
+  registry?: MappingRegistry;
+}
+
+const HTTP_STATUS = { created: 201, updated: 200, unchanged: 200, deleted: 200 } as const;
+
+/**
+ * Pushes one council record: parse (JSON paths), map (input paths or
+ * FHIRPaths), then one transaction for the ledger and every resource, so a
+ * record is stored whole or not at all. Never throws: every failure is this
+ * record's rejection, and the caller's other records go on.
+ */
+export async function pushRecord(deps: PushDeps, context: RequestContext, councilOds: string, json: unknown, index: number): Promise<PushResult> {
+  const label = labelOf(index, json);
+  const parsed = parseCouncilRecord(json);
+  if (!parsed.ok) {
+    return rejected(label, 400, parsed.issues.map((i) => issue(i.path === '$.recordType' || i.message === 'required' ? 'required' : 'invalid', `${i.path}: ${i.message}`, i.path)));
+  }
+  const record = parsed.record;
+  const registry = deps.registry ?? getMappingRegistry();
+  const mapping = registry.get(DEFAULT_FORMAT, record.recordType);
+  if (!mapping) {
+    return rejected(label, 422, [issue('not-supported', `Record type '${record.recordType}' is not yet supported: no mapping to FHIR exists for it yet`, '$.recordType')]);
+  }
+  const receivedAt = new Date().toISOString();
+  const src: Source = {
+    key: { councilOds, sourceSystem: record.source.system, recordId: record.source.recordId },
+    recordType: record.recordType,
+    lastUpdated: record.source.lastUpdated,
+    receivedAt,
+  };
+
+  let mapped: MapResult | undefined;
+  if (!isTombstone(record)) {
+    try {
+      mapped = mapRecord(record, record.recordType, { councilOds, receivedAt, format: DEFAULT_FORMAT }, { registry });
+    } catch (err) {
+      if (err instanceof MappingError) return rejected(label, err.kind === 'mapping' ? 500 : 422, err.issues);
+      return failed(deps, label, err);
+    }
+  }
+
+  try {
+    const applied = await deps.db.transaction(async (tx) => {
+      const sql = guardSql(tx, deps.onDbError);
+      const repo = new PgRepository({ db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError }, context, tx, true);
+      if (mapped) return applyLive(sql, repo, src, mapped);
+      const provenanceFor = (resources: Resource[]) =>
+        buildProvenance({
+          councilOds,
+          receivedAt,
+          recordType: record.recordType,
+          source: { system: src.key.sourceSystem, recordId: src.key.recordId, lastUpdated: src.lastUpdated },
+          mapping: { format: mapping.format, name: mapping.name, version: mapping.version },
+          resources,
+        });
+      return applyTombstone(sql, repo, src, provenanceFor);
+    });
+    return toResult(label, applied);
+  } catch (err) {
+    return failed(deps, label, err);
+  }
+}
+
+function isTombstone(record: CouncilRecord): boolean {
+  return (record as { deleted?: boolean }).deleted === true;
+}
+
+function toResult(label: RecordLabel, applied: Applied): PushResult {
+  if (applied.kind === 'stale') return rejected(label, 409, [issue('conflict', applied.text, '$.source.lastUpdated')]);
+  return { ...label, status: applied.kind, httpStatus: HTTP_STATUS[applied.kind], resources: applied.resources };
+}
+
+/**
+ * A failure in storing: the store's own refusals (a profile the repository
+ * checks, a concurrent writer) keep their status and issues; anything else is
+ * an internal error that says nothing of its cause (it may quote data).
+ */
+function failed(deps: PushDeps, label: RecordLabel, err: unknown): PushResult {
+  const e = err instanceof OperationOutcomeError ? err : sanitizeDbError(err, deps.onDbError);
+  const status = getStatus(e.outcome);
+  const issues: OperationOutcomeIssue[] = e.outcome.issue ?? [];
+  if (status >= 500) return rejected(label, 500, [issue('exception', 'Internal error. This record was not stored.')]);
+  return rejected(label, status, issues);
+}
