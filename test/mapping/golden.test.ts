@@ -71,7 +71,7 @@ describe('the council format examples (docs/examples/council/)', () => {
   }
   for (const file of files) {
     const record = JSON.parse(readFileSync(join(examplesDir, file), 'utf8')) as { recordType?: string; deleted?: boolean };
-    const mapped = typeof record.recordType === 'string' && record.deleted !== true && ['person', 'related-person', 'safeguarding'].includes(record.recordType);
+    const mapped = typeof record.recordType === 'string' && record.deleted !== true && ['person', 'related-person', 'safeguarding', 'contact', 'assessment', 'service', 'review'].includes(record.recordType);
     it.runIf(mapped)(`maps ${file} to valid FHIR`, () => {
       const result = mapRecord(record, record.recordType!, { councilOds: 'X9C01', receivedAt: '2026-11-20T10:00:00Z' });
       expect(result.resources.length).toBeGreaterThan(0);
