@@ -31,7 +31,7 @@ describe('ProfileRegistry', () => {
 
   it('applies no profile to types without one', () => {
     const registry = ProfileRegistry.load(DEFAULT_PROFILES_DIR);
-    expect(registry.select({ resourceType: 'Task', status: 'requested', intent: 'order' }).profiles).toEqual([]);
+    expect(registry.select({ resourceType: 'Observation', status: 'final', code: { text: 'c' } }).profiles).toEqual([]);
     expect(registry.parseCount).toBe(0);
   });
 

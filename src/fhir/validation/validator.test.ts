@@ -231,18 +231,20 @@ describe('CarePlan', () => {
 });
 
 describe('required bindings on other resource types', () => {
+  const PATIENT_PRIVACY = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] };
+
   it.each([
-    ['Task.status', { resourceType: 'Task', status: 'bogus', intent: 'order' }],
-    ['Task.intent', { resourceType: 'Task', status: 'requested', intent: 'bogus' }],
-    ['Consent.status', { resourceType: 'Consent', status: 'bogus', scope: { text: 's' }, category: [{ text: 'c' }], policyRule: { text: 'p' } }],
+    ['Task.status', { resourceType: 'Task', status: 'bogus', intent: 'order', for: { reference: 'Patient/p' } }],
+    ['Task.intent', { resourceType: 'Task', status: 'requested', intent: 'bogus', for: { reference: 'Patient/p' } }],
+    ['Consent.status', { resourceType: 'Consent', status: 'bogus', scope: PATIENT_PRIVACY, category: [{ text: 'c' }], patient: { reference: 'Patient/p' }, policyRule: { text: 'p' } }],
     ['ServiceRequest.status', { resourceType: 'ServiceRequest', status: 'bogus', intent: 'order', subject: { reference: 'Patient/p' } }],
     ['ServiceRequest.intent', { resourceType: 'ServiceRequest', status: 'active', intent: 'bogus', subject: { reference: 'Patient/p' } }],
     ['Goal.lifecycleStatus', { resourceType: 'Goal', lifecycleStatus: 'bogus', description: { text: 'd' }, subject: { reference: 'Patient/p' } }],
     ['Flag.status', { resourceType: 'Flag', status: 'bogus', code: { text: 'c' }, subject: { reference: 'Patient/p' } }],
     ['EpisodeOfCare.status', { resourceType: 'EpisodeOfCare', status: 'bogus', patient: { reference: 'Patient/p' } }],
-    ['CareTeam.status', { resourceType: 'CareTeam', status: 'bogus' }],
+    ['CareTeam.status', { resourceType: 'CareTeam', status: 'bogus', subject: { reference: 'Patient/p' } }],
     ['Questionnaire.status', { resourceType: 'Questionnaire', status: 'bogus' }],
-    ['QuestionnaireResponse.status', { resourceType: 'QuestionnaireResponse', status: 'bogus' }],
+    ['QuestionnaireResponse.status', { resourceType: 'QuestionnaireResponse', status: 'bogus', subject: { reference: 'Patient/p' } }],
     ['AuditEvent.action', { resourceType: 'AuditEvent', action: 'Z', type: { code: 'rest' }, recorded: '2025-01-01T00:00:00Z', agent: [{ requestor: true }], source: { observer: { display: 'JoinedUp' } } }],
     ['Patient.name[0].use', { resourceType: 'Patient', name: [{ use: 'bogus', family: 'Quillfeather' }] }],
   ])('rejects a bad code at %s', (expression, resource) => {
@@ -252,7 +254,7 @@ describe('required bindings on other resource types', () => {
   });
 
   it('accepts the same resources with valid codes', () => {
-    expect(errors({ resourceType: 'Task', status: 'requested', intent: 'order' })).toEqual([]);
+    expect(errors({ resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: 'Patient/p' } })).toEqual([]);
     expect(errors({ resourceType: 'Flag', status: 'active', code: { text: 'c' }, subject: { reference: 'Patient/p' } })).toEqual([]);
   });
 
