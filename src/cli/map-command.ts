@@ -87,6 +87,10 @@ function mapOne(line: number, value: unknown, councilOds: string, format: string
     }
   }
   const recordType = (value as { recordType?: unknown })?.recordType;
+  if ((value as { deleted?: unknown })?.deleted === true) {
+    // A tombstone maps to nothing new: a push retires what the record produced before (see docs/council-format.md).
+    return { line, ok: true, issues: [{ severity: 'information', code: 'informational', details: { text: 'tombstone: a push would retire the resources this record produced earlier, keeping their history' } }] };
+  }
   try {
     const result = mapRecord(value, typeof recordType === 'string' ? recordType : 'person', { councilOds, receivedAt, format });
     const bundle: Bundle = {
