@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { addClientCommands } from './cli/client-commands.ts';
 import { CliError, parseInput, withDatabase } from './cli/common.ts';
+import { addImportCommand } from './cli/import-command.ts';
 import { addKeyCommands } from './cli/key-commands.ts';
 import { addMapCommand } from './cli/map-command.ts';
 import { addTokenCommand } from './cli/token-command.ts';
@@ -78,6 +79,7 @@ addClientCommands(program);
 addKeyCommands(program);
 addTokenCommand(program);
 addMapCommand(program);
+addImportCommand(program);
 
 program
   .command('reindex')

@@ -30,6 +30,13 @@ const ConfigSchema = z.object({
   ACCESS_TOKEN_SECONDS: z.coerce.number().int().min(10).max(300).default(300),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
   MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
+  // The NDJSON import (POST /council/v1/import) streams, so its cap on a whole
+  // caseload is generous; one record (one line) is held whole, so that is small.
+  MAX_IMPORT_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 ** 3),
+  MAX_IMPORT_LINE_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  // Node's limit on receiving a whole request (slow-upload protection). A streamed
+  // caseload import longer than this must be sent in parts (the CLI does); 0 disables it.
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -41,7 +41,7 @@ export async function startServer(config: Config, existingDb?: Database): Promis
   const keys = await GatewayKeys.load(db);
   const clients = new ClientRegistry(db);
   const jwks = new JwksSource({ logger });
-  const server = createServer();
+  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, config.HOST, () => resolve());

@@ -34,33 +34,44 @@ export function addTokenCommand(program: Command): void {
     .action(async (raw: Record<string, unknown>) => {
       const config = loadConfig();
       const o = parseInput(TokenOptions, raw);
-      const baseUrl = (o.url ?? defaultUrl(config)).replace(/\/+$/, '');
-      const keyFile = o.key ?? demoKeyFile(config.DATA_DIR, o.client);
-      const signer = loadKey(keyFile, o.key === undefined, o.client);
-      const ods = o.org ?? (await defaultOds(config, o.client));
-      const tokenUrl = await discoverTokenUrl(baseUrl);
-      const assertion = buildClientAssertion(signer, {
-        clientId: o.client,
-        tokenUrl,
-        ods,
-        user: { id: o.user, name: o.userName, role: o.role },
-        purpose: o.purpose,
-        justification: o.justification,
-        consentReference: o.consentReference,
-      });
-      const form = new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: assertion,
-      });
-      const scopes = splitList(o.scope);
-      if (scopes.length) form.set('scope', scopes.join(' '));
-      const res = await post(tokenUrl, form);
+      const res = await requestAccessToken(config, o);
       process.stdout.write(`${res}\n`);
     });
 }
 
-const TokenOptions = z.object({
+export type TokenRequest = z.infer<typeof TokenOptions>;
+
+/**
+ * What `joinedup token` does, for other commands (import): signs a client
+ * assertion and exchanges it at the gateway's token endpoint. Throws a
+ * CliError saying what went wrong.
+ */
+export async function requestAccessToken(config: Config, o: TokenRequest): Promise<string> {
+  const baseUrl = (o.url ?? defaultUrl(config)).replace(/\/+$/, '');
+  const keyFile = o.key ?? demoKeyFile(config.DATA_DIR, o.client);
+  const signer = loadKey(keyFile, o.key === undefined, o.client);
+  const ods = o.org ?? (await defaultOds(config, o.client));
+  const tokenUrl = await discoverTokenUrl(baseUrl);
+  const assertion = buildClientAssertion(signer, {
+    clientId: o.client,
+    tokenUrl,
+    ods,
+    user: { id: o.user, name: o.userName, role: o.role },
+    purpose: o.purpose,
+    justification: o.justification,
+    consentReference: o.consentReference,
+  });
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: assertion,
+  });
+  const scopes = splitList(o.scope);
+  if (scopes.length) form.set('scope', scopes.join(' '));
+  return post(tokenUrl, form);
+}
+
+export const TokenOptions = z.object({
   client: z.string({ error: 'required' }).regex(/^[A-Za-z0-9._-]{3,100}$/, 'client ids are 3-100 of A-Z a-z 0-9 . _ -'),
   purpose: z.enum(PURPOSE_CODES, { error: `required, one of ${PURPOSE_CODES.join(', ')}` }),
   user: z.string({ error: 'required' }).min(1).max(200),
@@ -77,7 +88,7 @@ const TokenOptions = z.object({
   consentReference: z.string().min(1).max(500).optional(),
 });
 
-function defaultUrl(config: Config): string {
+export function defaultUrl(config: Config): string {
   if (config.BASE_URL) return config.BASE_URL;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`;

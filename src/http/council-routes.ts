@@ -4,14 +4,27 @@ import { authenticate, requireScopes } from '../auth/authenticate.ts';
 import { ClientStatusCache } from '../auth/client-status.ts';
 import { pushRecord } from '../council/push/push-record.ts';
 import type { PushDeps } from '../council/push/push-record.ts';
-import { summarise } from '../council/push/push-outcome.ts';
+import { ndjsonLines, StreamTooLargeError } from '../council/import/ndjson-lines.ts';
+import { runImport } from '../council/import/run-import.ts';
+import type { ImportLineResult, ImportSummary } from '../council/import/run-import.ts';
+import { issue, labelOf, rejected, summarise } from '../council/push/push-outcome.ts';
 import type { PushResponse, PushResult } from '../council/push/push-outcome.ts';
 import type { RequestContext } from '../request-context.ts';
 import type { AppDeps } from './app.ts';
-import { jsonBody } from './json-body.ts';
+import { exceedsDepth, jsonBody } from './json-body.ts';
 import { HttpError, httpError, outcome } from './outcome.ts';
 
 export const COUNCIL_RECORDS_PATH = '/council/v1/records';
+export const COUNCIL_IMPORT_PATH = '/council/v1/import';
+
+/** Media types the import reads (NDJSON under its common names). */
+const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl'];
+
+/**
+ * Records in flight at once in one import: on PostgreSQL a few overlap their
+ * round trips; PGlite is one connection in this process, so one at a time.
+ */
+const IMPORT_WINDOW = { postgres: 4, pglite: 1 } as const;
 
 /** More than this in one request belongs in the NDJSON import, which streams. */
 export const MAX_RECORDS_PER_PUSH = 1000;
@@ -55,7 +68,146 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
   router.all(COUNCIL_RECORDS_PATH, (_req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(405, outcome('not-supported', `${COUNCIL_RECORDS_PATH} accepts POST only`), { Allow: 'POST' }));
   });
+
+  router.post(
+    COUNCIL_IMPORT_PATH,
+    authenticate(deps.auth.tokens, config.AUTH_MODE, () => false, new ClientStatusCache(deps.auth.clients, config.CLIENT_STATUS_TTL_MS)),
+    (req: Request, res: Response, next: NextFunction) => {
+      const context = res.locals.context as RequestContext;
+      let councilOds: string;
+      try {
+        councilOds = councilOdsOf(context);
+        checkImportRequest(req, config.MAX_IMPORT_BYTES);
+      } catch (err) {
+        next(err);
+        return;
+      }
+      const pd = pushDeps(context);
+      const push = (json: unknown, line: number) =>
+        exceedsDepth(json, config.MAX_JSON_DEPTH)
+          ? Promise.resolve(rejected(labelOf(line, json), 400, [issue('too-costly', `JSON nesting deeper than ${config.MAX_JSON_DEPTH} levels is not accepted`, '$')]))
+          : pushRecord(pd, context, councilOds, json, line);
+      importNdjson(req, res, { push, window: IMPORT_WINDOW[deps.db.kind], maxLineBytes: config.MAX_IMPORT_LINE_BYTES, maxTotalBytes: config.MAX_IMPORT_BYTES }).then(
+        (outcome) => {
+          if (outcome !== 'complete') logger.info({ requestId: context.requestId, outcome }, 'council import ended early');
+        },
+        (err: unknown) => {
+          logger.error({ requestId: context.requestId, error: (err as Error)?.name }, 'council import failed');
+          if (!res.headersSent) next(err);
+          else res.destroy();
+        }
+      );
+    }
+  );
+  router.all(COUNCIL_IMPORT_PATH, (_req: Request, _res: Response, next: NextFunction) => {
+    next(new HttpError(405, outcome('not-supported', `${COUNCIL_IMPORT_PATH} accepts POST only`), { Allow: 'POST' }));
+  });
   return router;
+}
+
+/** Whole-request checks for an import, before anything is read: media type, encoding, declared size. */
+function checkImportRequest(req: Request, maxBytes: number): void {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) throw httpError(400, 'required', 'Send the records as NDJSON (one council record per line), Content-Type application/x-ndjson');
+  if (!req.is(NDJSON_TYPES)) {
+    throw httpError(415, 'not-supported', `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/x-ndjson`, ['Content-Type']);
+  }
+  const charset = /;\s*charset="?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') throw httpError(415, 'not-supported', 'NDJSON is read as UTF-8 only', ['Content-Type']);
+  const encoding = req.headers['content-encoding'];
+  if (encoding && encoding.toLowerCase() !== 'identity') throw httpError(415, 'not-supported', `Content-Encoding "${encoding}" is not supported`, ['Content-Encoding']);
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw httpError(413, 'too-costly', `An import may be at most ${maxBytes} bytes; split the file`);
+}
+
+interface ImportHttpOptions {
+  push: (json: unknown, line: number) => Promise<PushResult>;
+  window: number;
+  maxLineBytes: number;
+  maxTotalBytes: number;
+}
+
+/**
+ * POST /council/v1/import: the request body is read as a stream of NDJSON
+ * lines, each pushed as POST /records pushes one record, and the answer is a
+ * stream of NDJSON too, one result per record line in input order as each is
+ * done, then a summary line. The status (200) is sent before the first line is
+ * read, so anything that goes wrong later is said in the stream: a line of
+ * `{ "error": OperationOutcome }` before the summary. No summary line means
+ * the import was cut off (the client went away); every record answered was
+ * stored whole or not at all, and re-sending the file is harmless.
+ *
+ * Memory stays flat: a line is read only when there is room in the window,
+ * so TCP holds the client back, and an answer is written before the next
+ * record is taken (waiting while the client's side of the connection is full).
+ */
+async function importNdjson(req: Request, res: Response, o: ImportHttpOptions): Promise<'complete' | 'client-gone' | 'too-large'> {
+  let gone = false;
+  const onClose = (): void => {
+    if (!res.writableFinished) gone = true;
+  };
+  res.once('close', onClose);
+  req.once('aborted', () => (gone = true));
+  res.status(200);
+  res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.flushHeaders();
+
+  const writeLine = (value: unknown): Promise<void> =>
+    new Promise((resolve) => {
+      if (gone || res.destroyed || res.writableEnded) {
+        resolve();
+        return;
+      }
+      if (res.write(`${JSON.stringify(value)}\n`)) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+
+  // destroyOnReturn false: stopping early must not destroy the request, which
+  // would take the socket, and the answer, with it.
+  const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+  const lines = ndjsonLines(body, { maxLineBytes: o.maxLineBytes, maxTotalBytes: o.maxTotalBytes });
+  let summary: ImportSummary | undefined;
+  let ended: 'complete' | 'client-gone' | 'too-large' = 'complete';
+  const counted: ImportSummary = { lines: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
+  try {
+    summary = await runImport(lines, {
+      push: o.push,
+      write: (r: ImportLineResult) => {
+        counted.lines += 1;
+        counted[r.status] += 1;
+        return writeLine(r);
+      },
+      window: o.window,
+      maxLineBytes: o.maxLineBytes,
+      stopped: () => gone,
+    });
+  } catch (err) {
+    if (err instanceof StreamTooLargeError) {
+      ended = 'too-large';
+      const text = `The import is larger than ${o.maxTotalBytes} bytes: reading stopped there, and no line after the last one answered was stored. Split the file`;
+      await writeLine({ error: outcome('too-costly', text) });
+    } else if (gone) {
+      ended = 'client-gone';
+    } else {
+      throw err;
+    }
+  } finally {
+    res.off('close', onClose);
+  }
+  if (gone) return 'client-gone';
+  await writeLine({ summary: summary ?? counted });
+  res.end();
+  return ended;
 }
 
 /**
