@@ -14,14 +14,40 @@ export interface Measurement {
   statusCodes: Record<string, number>;
 }
 
+// bench/autocannon.d.ts types only GETs; the auth bench also POSTs forms.
+declare module 'autocannon' {
+  interface Request {
+    body?: string;
+  }
+}
+
+/** One request as a benchmark sends it. */
+export interface BenchRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
 /**
  * One autocannon run against `url` for `seconds`, every request taking the
  * next path from `paths` (shared by all connections, so they spread over the
- * whole data set). Latency percentiles come from autocannon's per-response
- * times in fractional milliseconds (its own histogram is whole milliseconds).
+ * whole data set).
  */
-export async function measure(url: string, paths: string[], seconds: number, connections: number, serverPid?: number): Promise<Measurement> {
+export function measure(url: string, paths: string[], seconds: number, connections: number, serverPid?: number): Promise<Measurement> {
   let next = 0;
+  const headers = { accept: 'application/fhir+json' };
+  return measureRequests(url, () => ({ method: 'GET', path: paths[next++ % paths.length]!, headers }), seconds, connections, serverPid);
+}
+
+/**
+ * One autocannon run where every request is built by `next()`, so it can
+ * carry a bearer token or a freshly signed client assertion (the token
+ * endpoint refuses a replayed jti, so no two token requests may be equal).
+ * Latency percentiles come from autocannon's per-response times in
+ * fractional milliseconds (its own histogram is whole milliseconds).
+ */
+export async function measureRequests(url: string, next: () => BenchRequest, seconds: number, connections: number, serverPid?: number): Promise<Measurement> {
   const cpuBefore = serverPid === undefined ? undefined : cpuSeconds(serverPid);
   const latencies: number[] = [];
   const result = await new Promise<Result>((resolve, reject) => {
@@ -30,13 +56,7 @@ export async function measure(url: string, paths: string[], seconds: number, con
         url,
         connections,
         duration: seconds,
-        headers: { accept: 'application/fhir+json' },
-        requests: [
-          {
-            method: 'GET',
-            setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length]! }),
-          },
-        ],
+        requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }],
       },
       (err, res) => (err ? reject(err) : resolve(res))
     );
@@ -46,7 +66,6 @@ export async function measure(url: string, paths: string[], seconds: number, con
   });
   const cpuAfter = serverPid === undefined ? undefined : cpuSeconds(serverPid);
   latencies.sort((a, b) => a - b);
-  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count]));
   return {
     requests: latencies.length,
     reqPerSec: latencies.length / result.duration,
@@ -54,7 +73,7 @@ export async function measure(url: string, paths: string[], seconds: number, con
     p99: percentile(latencies, 99),
     cpuUsPerReq: cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / latencies.length : Number.NaN,
     failures: result.non2xx + result.errors + result.timeouts,
-    statusCodes,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count])),
   };
 }
 
