@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AccessTokens } from './auth/access-token.ts';
 import { ClientRegistry } from './auth/client-registry.ts';
+import { ClientStatusCache } from './auth/client-status.ts';
 import { GatewayKeys } from './auth/gateway-keys.ts';
 import { JwksSource } from './auth/jwks-source.ts';
 import type { Config } from './config.ts';
@@ -54,7 +55,7 @@ export async function startServer(config: Config, existingDb?: Database): Promis
   const baseUrl = config.BASE_URL ?? url;
   // Tokens name the gateway (iss) and its FHIR API (aud); both come from the public base URL.
   const tokens = new AccessTokens(keys, { issuer: baseUrl, audience: `${baseUrl}/fhir`, lifetimeSeconds: config.ACCESS_TOKEN_SECONDS });
-  const auth = { keys, tokens, clients, jwks };
+  const auth = { keys, tokens, clients, jwks, clientStatus: new ClientStatusCache(clients, config.CLIENT_STATUS_TTL_MS) };
   server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth }));
   return {
     url,

@@ -5,7 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { AccessTokens } from '../auth/access-token.ts';
 import { authenticate } from '../auth/authenticate.ts';
-import { ClientStatusCache } from '../auth/client-status.ts';
+import type { ClientStatusCache } from '../auth/client-status.ts';
 import type { ClientRegistry } from '../auth/client-registry.ts';
 import { JWKS_PATH, TOKEN_PATH, capabilitySecurity, jwksDocument, smartConfiguration } from '../auth/discovery.ts';
 import type { GatewayKeys } from '../auth/gateway-keys.ts';
@@ -42,6 +42,8 @@ export interface AuthDeps {
   clients: ClientRegistry;
   /** Fetches and caches clients' jwks_uri documents. */
   jwks: JwksSource;
+  /** One memory of which clients are active, shared by every authenticated route. */
+  clientStatus: ClientStatusCache;
 }
 
 // The whole form is a few fields around one client assertion (at most 16 KB,
@@ -106,7 +108,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Before body parsing: a request without a valid token is refused without
   // reading (or paying to parse) what it sent.
-  app.use('/fhir', authenticate(deps.auth.tokens, config.AUTH_MODE, isPublicFhirPath, new ClientStatusCache(deps.auth.clients, config.CLIENT_STATUS_TTL_MS)));
+  app.use('/fhir', authenticate(deps.auth.tokens, config.AUTH_MODE, isPublicFhirPath, deps.auth.clientStatus));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     const accept = req.headers.accept;

@@ -1,7 +1,6 @@
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { authenticate, requireScopes } from '../auth/authenticate.ts';
-import { ClientStatusCache } from '../auth/client-status.ts';
 import { pushRecord } from '../council/push/push-record.ts';
 import type { PushDeps } from '../council/push/push-record.ts';
 import { ndjsonLines, StreamTooLargeError } from '../council/import/ndjson-lines.ts';
@@ -38,6 +37,8 @@ export const MAX_RECORDS_PER_PUSH = 1000;
 export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl'>): express.Router {
   const router = express.Router();
   const { config, logger } = deps;
+  // Token and permission before any body is read: an outsider costs no parsing.
+  const requireToken = authenticate(deps.auth.tokens, config.AUTH_MODE, () => false, deps.auth.clientStatus);
   const pushDeps = (context: RequestContext): PushDeps => ({
     db: deps.db,
     validator: deps.validator,
@@ -47,8 +48,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
 
   router.post(
     COUNCIL_RECORDS_PATH,
-    // Token and permission before the body is read: an outsider costs no parsing.
-    authenticate(deps.auth.tokens, config.AUTH_MODE, () => false, new ClientStatusCache(deps.auth.clients, config.CLIENT_STATUS_TTL_MS)),
+    requireToken,
     (_req: Request, res: Response, next: NextFunction) => {
       try {
         councilOdsOf(res.locals.context as RequestContext);
@@ -71,7 +71,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
 
   router.post(
     COUNCIL_IMPORT_PATH,
-    authenticate(deps.auth.tokens, config.AUTH_MODE, () => false, new ClientStatusCache(deps.auth.clients, config.CLIENT_STATUS_TTL_MS)),
+    requireToken,
     (req: Request, res: Response, next: NextFunction) => {
       const context = res.locals.context as RequestContext;
       let councilOds: string;

@@ -61,7 +61,10 @@ export async function pushRecord(deps: PushDeps, context: RequestContext, counci
   let mapped: MapResult | undefined;
   if (!isTombstone(record)) {
     try {
-      mapped = mapRecord(record, record.recordType, { councilOds, receivedAt, format: DEFAULT_FORMAT }, { registry });
+      // The repository validates every version it writes (inside the record's
+      // transaction, so a failure stores nothing); validating here too would
+      // do the most expensive step of a push twice.
+      mapped = mapRecord(record, record.recordType, { councilOds, receivedAt, format: DEFAULT_FORMAT }, { registry, validator: false });
     } catch (err) {
       if (err instanceof MappingError) return rejected(label, err.kind === 'mapping' ? 500 : 422, err.issues);
       return failed(deps, label, err);
