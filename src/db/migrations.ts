@@ -152,6 +152,51 @@ CREATE TABLE council_record (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'lawful-basis gate: resource labels, sharing agreements, opt-outs, break-glass windows',
+    sql: `
+-- What the gate needs to know of each stored resource without parsing it:
+-- the person it is about, its data class, the organisation controlling it,
+-- and, for a carer's details in someone else's record, that carer's
+-- identifier ("system|value"). Written in the same statement as the version.
+ALTER TABLE resource ADD COLUMN patient_id text;
+ALTER TABLE resource ADD COLUMN data_class text;
+ALTER TABLE resource ADD COLUMN controller text;
+ALTER TABLE resource ADD COLUMN third_party text;
+CREATE INDEX resource_patient_idx ON resource (patient_id) WHERE patient_id IS NOT NULL;
+
+-- Information sharing agreements, every version kept; the newest version of
+-- an id is the one in force (within its period, unless ended).
+CREATE TABLE sharing_agreement (
+  id text NOT NULL,
+  version integer NOT NULL,
+  content jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  ended_at timestamptz,
+  PRIMARY KEY (id, version)
+);
+
+-- National Data Opt-out status per person, loaded by the operator (the
+-- national service is out of reach); keyed by NHS number.
+CREATE TABLE data_opt_out (
+  nhs_number text PRIMARY KEY,
+  opted_out boolean NOT NULL,
+  loaded_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Rule 9's time box: one window per user, person and declared justification.
+CREATE TABLE break_glass_window (
+  client_id text NOT NULL,
+  user_id text NOT NULL,
+  patient_id text NOT NULL,
+  justification_hash text NOT NULL,
+  opened_at timestamptz NOT NULL,
+  PRIMARY KEY (client_id, user_id, patient_id, justification_hash)
+);
+CREATE INDEX break_glass_patient_idx ON break_glass_window (patient_id);
+`,
+  },
 ];
 
 /**
