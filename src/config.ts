@@ -28,6 +28,14 @@ const ConfigSchema = z.object({
   // How long an instance trusts its memory that a client is active; a suspension bites within this.
   CLIENT_STATUS_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
   ACCESS_TOKEN_SECONDS: z.coerce.number().int().min(10).max(300).default(300),
+  // The gate's memory of facts about a person. Writes through this instance
+  // drop it at once; the TTL bounds how long another instance's write (a
+  // withdrawn consent) can go unseen when several share one database.
+  GATE_FACTS_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
+  // Sharing agreements change through the CLI; instances reload them after this.
+  GATE_AGREEMENTS_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  // Rule 9: how long one break-glass declaration opens a person's record to one user.
+  BREAK_GLASS_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(240),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
   MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
   // The NDJSON import (POST /council/v1/import) streams, so its cap on a whole

@@ -14,6 +14,9 @@ import { loadBaseSchema } from './fhir/schema.ts';
 import { buildSearchParamRegistry } from './fhir/search/search-params.ts';
 import { createValidator } from './fhir/validation/validator.ts';
 import { createApp } from './http/app.ts';
+import { loadAgreements } from './gate/agreements/agreement-store.ts';
+import { createGateServices } from './gate/enforce/gate-services.ts';
+import type { GateServices } from './gate/enforce/gate-services.ts';
 import { createLogger } from './ops/logger.ts';
 import { VERSION } from './version.ts';
 
@@ -27,6 +30,8 @@ export interface RunningServer {
   tokens: AccessTokens;
   keys: GatewayKeys;
   clients: ClientRegistry;
+  /** The gate's shared caches (tests and the CLI invalidate agreements through it). */
+  gate: GateServices;
   close(): Promise<void>;
 }
 
@@ -56,7 +61,13 @@ export async function startServer(config: Config, existingDb?: Database): Promis
   // Tokens name the gateway (iss) and its FHIR API (aud); both come from the public base URL.
   const tokens = new AccessTokens(keys, { issuer: baseUrl, audience: `${baseUrl}/fhir`, lifetimeSeconds: config.ACCESS_TOKEN_SECONDS });
   const auth = { keys, tokens, clients, jwks, clientStatus: new ClientStatusCache(clients, config.CLIENT_STATUS_TTL_MS) };
-  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth }));
+  const gate = createGateServices({
+    factsTtlMs: config.GATE_FACTS_TTL_MS,
+    policyTtlMs: config.GATE_AGREEMENTS_TTL_MS,
+    breakGlassWindowMs: config.BREAK_GLASS_MINUTES * 60_000,
+    loadAgreements: (sql) => loadAgreements(sql),
+  });
+  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate }));
   return {
     url,
     baseUrl,
@@ -66,6 +77,7 @@ export async function startServer(config: Config, existingDb?: Database): Promis
     tokens,
     keys,
     clients,
+    gate,
     async close() {
       // Stop accepting, let requests in flight finish (their writes commit or
       // roll back whole), then cut whatever is still open after the grace period.

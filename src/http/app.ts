@@ -11,6 +11,7 @@ import { JWKS_PATH, TOKEN_PATH, capabilitySecurity, jwksDocument, smartConfigura
 import type { GatewayKeys } from '../auth/gateway-keys.ts';
 import type { JwksSource } from '../auth/jwks-source.ts';
 import { tokenEndpoint } from '../auth/token-endpoint.ts';
+import type { GateServices } from '../gate/enforce/gate-services.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/sql-client.ts';
 import { buildCapabilityStatement } from '../fhir/capability-statement.ts';
@@ -33,6 +34,8 @@ export interface AppDeps {
   logger: Logger;
   version: string;
   auth: AuthDeps;
+  /** The lawful-basis gate's shared services; each request gets its own RequestGate over them. */
+  gate: GateServices;
 }
 
 /** The identity services the composition root builds (server.ts). */
@@ -136,6 +139,7 @@ export function createApp(deps: AppDeps): express.Express {
       router,
       baseUrl,
       logger,
+      gate: deps.gate,
       capabilityStatement: () => (capability ??= capabilityStatement(deps)),
     })
   );

@@ -1,6 +1,7 @@
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { authenticate, requireScopes } from '../auth/authenticate.ts';
+import { RequestGate } from '../gate/enforce/access-gate.ts';
 import { pushRecord } from '../council/push/push-record.ts';
 import type { PushDeps } from '../council/push/push-record.ts';
 import { ndjsonLines, StreamTooLargeError } from '../council/import/ndjson-lines.ts';
@@ -34,7 +35,7 @@ export const MAX_RECORDS_PER_PUSH = 1000;
  * docs/council-format.md, "Pushing records"). Only a council's client may
  * push, and what it pushes is stored under its own ODS code.
  */
-export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl'>): express.Router {
+export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl' | 'gate'>): express.Router {
   const router = express.Router();
   const { config, logger } = deps;
   // Token and permission before any body is read: an outsider costs no parsing.
@@ -43,6 +44,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
     db: deps.db,
     validator: deps.validator,
     baseUrl: `${deps.baseUrl}/fhir`,
+    gate: new RequestGate(deps.gate, context),
     onDbError: (err) => logger.error({ requestId: context.requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'database error'),
   });
 

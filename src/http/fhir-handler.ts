@@ -8,6 +8,8 @@ import { allows } from '../auth/scopes.ts';
 import type { Database } from '../db/sql-client.ts';
 import { SUPPORTED_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import { validateOperation } from '../fhir/operations/validate.ts';
+import { RequestGate } from '../gate/enforce/access-gate.ts';
+import type { GateServices } from '../gate/enforce/gate-services.ts';
 import { PgRepository } from '../fhir/repo/pg-repository.ts';
 import { parseDateRange } from '../fhir/search/date-range.ts';
 import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
@@ -29,6 +31,7 @@ export interface FhirHandlerDeps {
   router: FhirRouter;
   baseUrl: string;
   logger: Logger;
+  gate: GateServices;
   capabilityStatement: () => Resource;
 }
 
@@ -82,7 +85,10 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
       baseUrl: deps.baseUrl,
       onDbError: (err) => deps.logger.error({ requestId: context.requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'database error'),
     },
-    context
+    context,
+    deps.db,
+    false,
+    new RequestGate(deps.gate, context)
   );
 
   switch (route.kind) {

@@ -5,6 +5,7 @@ import type { CouncilRecord } from '../format/index.ts';
 import type { DbErrorListener } from '../../db/guarded-sql.ts';
 import { guardSql, sanitizeDbError } from '../../db/guarded-sql.ts';
 import type { Database } from '../../db/sql-client.ts';
+import type { AccessGate } from '../../fhir/repo/gate-port.ts';
 import { PgRepository } from '../../fhir/repo/pg-repository.ts';
 import type { ResourceValidator } from '../../fhir/repo/validator-port.ts';
 import { MappingError } from '../../mapping/errors.ts';
@@ -28,6 +29,8 @@ export interface PushDeps {
   onDbError: DbErrorListener;
   /** Defaults to the project's mappings/. */
   registry?: MappingRegistry;
+  /** The request's lawful-basis gate: every resource the push writes is a write it decides. */
+  gate?: AccessGate;
 }
 
 const HTTP_STATUS = { created: 201, updated: 200, unchanged: 200, deleted: 200 } as const;
@@ -74,7 +77,7 @@ export async function pushRecord(deps: PushDeps, context: RequestContext, counci
   try {
     const applied = await deps.db.transaction(async (tx) => {
       const sql = guardSql(tx, deps.onDbError);
-      const repo = new PgRepository({ db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError }, context, tx, true);
+      const repo = new PgRepository({ db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError }, context, tx, true, deps.gate);
       if (mapped) return applyLive(sql, repo, src, mapped);
       const provenanceFor = (resources: Resource[]) =>
         buildProvenance({

@@ -5,6 +5,9 @@ import type { SqlClient } from '../../db/sql-client.ts';
 import { isSupportedResourceType } from '../resource-types.ts';
 import { parseDateRange } from '../search/date-range.ts';
 import { DEFAULT_COUNT, MAX_COUNT } from '../search/search-links.ts';
+import type { AccessGate, LabelRow } from '../repo/gate-port.ts';
+import { LABEL_COLUMNS } from '../repo/gate-port.ts';
+import { gatedPage, loadContents } from '../repo/gated-rows.ts';
 
 // Audit records describe access to the record; they are not part of it, and
 // only IG may read them.
@@ -41,11 +44,14 @@ export interface EverythingOptions {
  * every resource in their compartment, and the resources those refer to
  * (practitioners, organisations), paged in a stable order.
  */
-export async function patientEverything(sql: SqlClient, baseUrl: string, patientId: string, opts: EverythingOptions): Promise<Bundle> {
+export async function patientEverything(sql: SqlClient, baseUrl: string, patientId: string, opts: EverythingOptions, gate?: AccessGate): Promise<Bundle> {
   const count = Math.min(Math.max(opts.count ?? DEFAULT_COUNT * 5, 1), MAX_COUNT);
   const offset = Math.max(opts.offset ?? 0, 0);
-  const patient = await sql.query<{ deleted: boolean }>("SELECT deleted FROM resource WHERE resource_type = 'Patient' AND id = $1", [patientId]);
-  if (!patient.rows[0]) {
+  const patient = await sql.query<LabelRow & { deleted: boolean }>(`SELECT r.deleted, ${LABEL_COLUMNS} FROM resource r WHERE r.resource_type = 'Patient' AND r.id = $1`, [
+    patientId,
+  ]);
+  // A person the requester may not see does not exist for them, deleted or not.
+  if (!patient.rows[0] || (gate && !(await gate.filter(sql, patient.rows, 'read')).length)) {
     throw new OperationOutcomeError(notFound);
   }
   if (patient.rows[0].deleted) {
@@ -88,22 +94,26 @@ export async function patientEverything(sql: SqlClient, baseUrl: string, patient
       SELECT min(kind) AS kind, resource_type, id FROM (SELECT * FROM members UNION ALL SELECT * FROM referenced) u
       GROUP BY resource_type, id
     )
-    SELECT r.resource_type, r.id, r.content, count(*) OVER () AS total
+    SELECT ${gate ? LABEL_COLUMNS : 'r.resource_type, r.id, r.content, count(*) OVER () AS total'}
       FROM everything e JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id AND NOT r.deleted
      WHERE ($4::text[] IS NULL OR r.resource_type = ANY($4::text[]))
        AND ($5::timestamptz IS NULL OR r.last_updated >= $5::timestamptz)
-     ORDER BY e.kind, r.resource_type, r.id
-     LIMIT ${count} OFFSET ${offset}`;
-  const r = await sql.query<{ resource_type: string; id: string; content: string; total: number }>(text, [
-    patientId,
-    pairs.map((p) => p[0]),
-    pairs.map((p) => p[1]),
-    types ? [...types] : null,
-    since ?? null,
-  ]);
-  // The window count comes with the rows, so a page past the end cannot know the total.
-  const total = r.rows[0] ? Number(r.rows[0].total) : offset === 0 ? 0 : undefined;
-  const entry: BundleEntry[] = r.rows.map((row) => ({
+     ORDER BY e.kind, r.resource_type, r.id`;
+  const values = [patientId, pairs.map((p) => p[0]), pairs.map((p) => p[1]), types ? [...types] : null, since ?? null];
+  let rows: { resource_type: string; id: string; content: string }[];
+  let total: number | undefined;
+  if (gate) {
+    // The permitted slice: withheld members are left out of the page and of the total alike.
+    const gated = await gatedPage(sql, gate, { text, values }, offset, count);
+    rows = (await loadContents(sql, gated.page)).map((x) => ({ resource_type: x.row.resource_type, id: x.row.id, content: x.content }));
+    total = gated.total;
+  } else {
+    const r = await sql.query<{ resource_type: string; id: string; content: string; total: number }>(`${text} LIMIT ${count} OFFSET ${offset}`, values);
+    rows = r.rows;
+    // The window count comes with the rows, so a page past the end cannot know the total.
+    total = r.rows[0] ? Number(r.rows[0].total) : offset === 0 ? 0 : undefined;
+  }
+  const entry: BundleEntry[] = rows.map((row) => ({
     fullUrl: `${baseUrl}/${row.resource_type}/${row.id}`,
     resource: JSON.parse(row.content) as Resource,
     search: { mode: 'match' },

@@ -34,6 +34,8 @@ import { runSearch } from './search.ts';
 import { invalidResource } from './outcomes.ts';
 import type { ResourceValidator } from './validator-port.ts';
 import { writeVersion } from './write-version.ts';
+import type { AccessGate, LabelRow } from './gate-port.ts';
+import { resourceLabels } from '../../gate/labels/resource-labels.ts';
 
 export interface RepositoryDeps {
   db: Database;
@@ -42,7 +44,7 @@ export interface RepositoryDeps {
   onDbError: DbErrorListener;
 }
 
-interface CurrentRow {
+interface CurrentRow extends LabelRow {
   version_id: number;
   deleted: boolean;
   content: string | null;
@@ -53,7 +55,9 @@ const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 /**
  * The one place every FHIR read and write passes (the router and our own
  * operations both call it). One instance per request, carrying that request's
- * context, so later layers (gate, audit) can hook in here.
+ * context and its lawful-basis gate: every row it returns has passed the
+ * gate's filter, every version it writes the gate's write check. Without a
+ * gate (CLI maintenance, the gateway's own seeding) nothing is filtered.
  */
 export class PgRepository extends FhirRepository {
   private readonly sql: SqlClient;
@@ -64,7 +68,8 @@ export class PgRepository extends FhirRepository {
     private readonly deps: RepositoryDeps,
     readonly context: RequestContext,
     sql: SqlClient = deps.db,
-    private readonly inTransaction = false
+    private readonly inTransaction = false,
+    readonly gate?: AccessGate
   ) {
     super();
     this.sql = guardSql(sql, deps.onDbError);
@@ -72,7 +77,7 @@ export class PgRepository extends FhirRepository {
 
   /** Patient/{id}/$everything: through the repository like every other read, so the gate sees it. */
   async patientEverything(patientId: string, options: EverythingOptions): Promise<Bundle> {
-    return patientEverything(this.sql, this.deps.baseUrl, patientId, options);
+    return patientEverything(this.sql, this.deps.baseUrl, patientId, options, this.gate);
   }
 
   setMode(_mode: RepositoryMode): void {
@@ -88,7 +93,7 @@ export class PgRepository extends FhirRepository {
       return callback(this);
     }
     try {
-      return await this.deps.db.transaction((tx) => callback(new PgRepository(this.deps, this.context, tx, true) as this));
+      return await this.deps.db.transaction((tx) => callback(new PgRepository(this.deps, this.context, tx, true, this.gate) as this));
     } catch (err) {
       // BEGIN/COMMIT failures come from outside the guarded client.
       throw sanitizeDbError(err, this.deps.onDbError);
@@ -107,7 +112,7 @@ export class PgRepository extends FhirRepository {
           issue: [{ severity: 'error', code: 'duplicate', details: { text: `${resource.resourceType}/${id} already exists` } }],
         });
       }
-      return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, 'create');
+      return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, 'create', existing);
     });
   }
 
@@ -158,7 +163,7 @@ export class PgRepository extends FhirRepository {
 
   async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
     checkType(resourceType);
-    const row = ID_RE.test(id) ? await this.current(resourceType, id, false) : undefined;
+    const row = ID_RE.test(id) ? await this.visible(resourceType, id) : undefined;
     if (!row) {
       throw new OperationOutcomeError(notFound);
     }
@@ -166,6 +171,13 @@ export class PgRepository extends FhirRepository {
       throw new OperationOutcomeError(gone);
     }
     return JSON.parse(row.content) as WithId<T>;
+  }
+
+  /** The current row if it exists and the gate lets the requester see it: withheld is indistinguishable from absent. */
+  private async visible(resourceType: string, id: string): Promise<CurrentRow | undefined> {
+    const row = await this.current(resourceType, id, false);
+    if (!row || !this.gate) return row;
+    return (await this.gate.filter(this.sql, [row], 'read'))[0];
   }
 
   async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
@@ -182,7 +194,7 @@ export class PgRepository extends FhirRepository {
 
   async readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
     checkType(resourceType);
-    if (!(await this.current(resourceType, id, false))) {
+    if (!ID_RE.test(id) || !(await this.visible(resourceType, id))) {
       throw new OperationOutcomeError(notFound);
     }
     return readHistoryBundle(this.sql, this.deps.baseUrl, { resourceType, id, ...options }) as Promise<Bundle<WithId<T>>>;
@@ -190,12 +202,12 @@ export class PgRepository extends FhirRepository {
 
   async readTypeHistory(resourceType: string, options: { since?: string; offset?: number; limit?: number }): Promise<Bundle> {
     checkType(resourceType);
-    return readHistoryBundle(this.sql, this.deps.baseUrl, { resourceType, ...options });
+    return readHistoryBundle(this.sql, this.deps.baseUrl, { resourceType, ...options }, this.gate);
   }
 
   async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
     checkType(resourceType);
-    if (!/^\d{1,9}$/.test(vid) || !ID_RE.test(id)) {
+    if (!/^\d{1,9}$/.test(vid) || !ID_RE.test(id) || !(await this.visible(resourceType, id))) {
       throw new OperationOutcomeError(notFound);
     }
     const r = await this.sql.query<{ deleted: boolean; content: string | null }>(
@@ -227,12 +239,13 @@ export class PgRepository extends FhirRepository {
         }
       }
       if (existing && !existing.deleted && existing.content && sameContent(existing.content, resource)) {
-        // An identical re-send makes no new version (idempotent re-pushes).
+        // An identical re-send makes no new version (idempotent re-pushes), but is still a write the gate decides.
+        await tx.checkWrite({ ...resource, id }, existing);
         return JSON.parse(existing.content) as WithId<T>;
       }
       const creating = !existing || existing.deleted;
       this.updateCreated = creating;
-      return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, creating ? 'create' : 'update');
+      return tx.store({ ...resource, id }, (existing?.version_id ?? 0) + 1, creating ? 'create' : 'update', existing);
     });
   }
 
@@ -247,9 +260,17 @@ export class PgRepository extends FhirRepository {
         // Deleting what is not there is a success with nothing to do (R4 http.html#delete).
         return;
       }
+      await this.gate?.checkWrite(tx.sql, {
+        resourceType,
+        id,
+        ...(existing.patient_id ? { patientId: existing.patient_id } : {}),
+        ...(existing.data_class ? { dataClass: existing.data_class } : {}),
+        ...(existing.controller ? { controller: existing.controller } : {}),
+      });
       const lastUpdated = new Date().toISOString();
       await writeVersion(tx.sql, { resourceType, id } as Resource & { id: string }, existing.version_id + 1, lastUpdated, 'delete');
       this.deps.db.noteWrites(1);
+      if (existing.patient_id) this.gate?.changed([existing.patient_id]);
     });
   }
 
@@ -273,7 +294,7 @@ export class PgRepository extends FhirRepository {
       throw new OperationOutcomeError(badRequest('Searching across resource types is not supported'));
     }
     checkType(searchRequest.resourceType);
-    return runSearch(this.sql, this.deps.baseUrl, searchRequest) as Promise<Bundle<WithId<T>>>;
+    return runSearch(this.sql, this.deps.baseUrl, searchRequest, this.gate) as Promise<Bundle<WithId<T>>>;
   }
 
   async searchByReference<T extends Resource>(
@@ -293,7 +314,12 @@ export class PgRepository extends FhirRepository {
   }
 
   /** Validates and stores one version; the caller holds the transaction. */
-  private async store<T extends Resource>(resource: T & { id: string }, versionId: number, method: 'create' | 'update'): Promise<WithId<T>> {
+  private async store<T extends Resource>(
+    resource: T & { id: string },
+    versionId: number,
+    method: 'create' | 'update',
+    existing: CurrentRow | undefined
+  ): Promise<WithId<T>> {
     const lastUpdated = new Date().toISOString();
     const { meta, ...rest } = resource;
     const stored = {
@@ -304,15 +330,47 @@ export class PgRepository extends FhirRepository {
     if (issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
       throw new OperationOutcomeError(invalidResource(issues));
     }
-    await writeVersion(this.sql, stored, versionId, lastUpdated, method, this.deps.baseUrl);
+    // The record keeps the controller it had; a new one belongs to the organisation creating it.
+    const controller = existing?.controller ?? this.context.actor?.organisation.ods;
+    const labels = await this.checkWrite(stored, existing);
+    await writeVersion(this.sql, stored, versionId, lastUpdated, method, this.deps.baseUrl, controller ?? undefined);
     this.deps.db.noteWrites(1);
+    const touched = [labels.patientId, existing?.patient_id].filter((x): x is string => !!x);
+    if (touched.length) this.gate?.changed(touched);
     return stored;
+  }
+
+  /** Asks the gate whether this version may be written over what is stored; returns the labels it decided on. */
+  private async checkWrite(resource: Resource & { id: string }, existing: CurrentRow | undefined): Promise<{ patientId?: string; dataClass?: string }> {
+    const labels = await this.labelsOf(resource);
+    await this.gate?.checkWrite(this.sql, {
+      resourceType: resource.resourceType,
+      id: resource.id,
+      ...(labels.patientId ? { patientId: labels.patientId } : {}),
+      ...(labels.dataClass ? { dataClass: labels.dataClass } : {}),
+      ...(existing?.controller ? { controller: existing.controller } : {}),
+      ...(existing?.patient_id && existing.patient_id !== labels.patientId ? { previousPatientId: existing.patient_id } : {}),
+    });
+    return labels;
+  }
+
+  /** The labels the gate decides a write on; a Provenance's are its target's. */
+  private async labelsOf(resource: Resource): Promise<{ patientId?: string; dataClass?: string }> {
+    const labels = resourceLabels(resource, this.deps.baseUrl);
+    if (!labels.inheritFrom) return { ...(labels.patientId ? { patientId: labels.patientId } : {}), ...(labels.dataClass ? { dataClass: labels.dataClass } : {}) };
+    const r = await this.sql.query<{ patient_id: string | null; data_class: string | null }>(
+      'SELECT patient_id, data_class FROM resource WHERE resource_type = $1 AND id = $2',
+      [labels.inheritFrom.type, labels.inheritFrom.id]
+    );
+    const row = r.rows[0];
+    return { ...(row?.patient_id ? { patientId: row.patient_id } : {}), ...(row?.data_class ? { dataClass: row.data_class } : {}) };
   }
 
   private async current(resourceType: string, id: string, forUpdate: boolean): Promise<CurrentRow | undefined> {
     const lock = forUpdate && this.inTransaction ? ' FOR UPDATE' : '';
     const r = await this.sql.query<CurrentRow>(
-      `SELECT version_id, deleted, content FROM resource WHERE resource_type = $1 AND id = $2${lock}`,
+      `SELECT resource_type, id, version_id, deleted, content, patient_id, data_class, controller, third_party
+         FROM resource WHERE resource_type = $1 AND id = $2${lock}`,
       [resourceType, id]
     );
     return r.rows[0];

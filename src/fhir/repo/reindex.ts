@@ -2,6 +2,7 @@ import type { Database } from '../../db/sql-client.ts';
 import { extractIndexRows } from '../search/index-values.ts';
 import { indexCtes } from './write-version.ts';
 import type { Resource } from '@medplum/fhirtypes';
+import { resourceLabels } from '../../gate/labels/resource-labels.ts';
 
 export interface ReindexProgress {
   done: number;
@@ -9,8 +10,8 @@ export interface ReindexProgress {
 }
 
 /**
- * Rebuilds the search index rows of every current resource (or of one type)
- * from the stored JSON. Needed when what a search parameter indexes changes
+ * Rebuilds the search index rows and the gate's labels of every current
+ * resource (or of one type) from the stored JSON. Needed when what a search parameter indexes changes
  * between releases; the resources and their versions are untouched. Works in
  * keyset-ordered batches, each its own transaction, so it can be stopped and
  * re-run at any time.
@@ -43,8 +44,13 @@ export async function reindex(
           p.push(v);
           return `$${p.length}`;
         };
-        const rows = extractIndexRows(JSON.parse(row.content) as Resource, options.localBase);
-        await tx.query(`WITH ${indexCtes(rows, true, add).join(',\n')} SELECT 1`, p);
+        const resource = JSON.parse(row.content) as Resource;
+        const rows = extractIndexRows(resource, options.localBase);
+        const labels = resourceLabels(resource, options.localBase);
+        const label = `upd_labels AS (UPDATE resource SET patient_id = ${add(labels.patientId ?? null)}::text,
+          data_class = ${add(labels.dataClass ?? null)}::text, third_party = ${add(labels.thirdParty ?? null)}::text
+          WHERE resource_type = $1 AND id = $2 AND ${add(labels.inheritFrom ? 'inherit' : 'own')} = 'own')`;
+        await tx.query(`WITH ${[...indexCtes(rows, true, add), label].join(',\n')} SELECT 1`, p);
       }
     });
     done += page.rows.length;
@@ -52,6 +58,23 @@ export async function reindex(
     after = [last.resource_type, last.id];
     options.onProgress?.({ done, total });
   }
+  await fillInheritedLabels(db);
   db.noteWrites(done);
   return done;
+}
+
+/**
+ * Labels that come from elsewhere: the controller of records pushed before
+ * labels existed (from the council ledger), and a Provenance's patient, class
+ * and controller (from the first resource it targets).
+ */
+async function fillInheritedLabels(db: Database): Promise<void> {
+  await db.query(`UPDATE resource r SET controller = c.council_ods
+      FROM council_record c, unnest(c.resources) AS ref
+     WHERE r.controller IS NULL AND ref = r.resource_type || '/' || r.id`);
+  await db.query(`UPDATE resource p SET patient_id = t.patient_id, data_class = t.data_class,
+         controller = COALESCE(p.controller, t.controller)
+      FROM resource t
+     WHERE p.resource_type = 'Provenance' AND NOT p.deleted AND p.patient_id IS NULL
+       AND t.resource_type || '/' || t.id = (p.content::jsonb -> 'target' -> 0 ->> 'reference')`);
 }

@@ -5,9 +5,12 @@ import { DEFAULT_COUNT, MAX_COUNT, searchQuery } from '../search/search-links.ts
 import { compileSearch } from '../search/search-sql.ts';
 import { subsetResource } from '../search/subset.ts';
 import { loadIncludes } from './includes.ts';
+import type { AccessGate } from './gate-port.ts';
+import { LABEL_COLUMNS } from './gate-port.ts';
+import { gatedPage, loadContents } from './gated-rows.ts';
 
 /** Runs a search and assembles the searchset Bundle: matches, includes, total, links. */
-export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequest): Promise<Bundle> {
+export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequest, gate?: AccessGate): Promise<Bundle> {
   const count = Math.min(wholeNumber(req.count, DEFAULT_COUNT), MAX_COUNT);
   const offset = wholeNumber(req.offset, 0);
   const compiled = compileSearch(req, baseUrl);
@@ -16,7 +19,13 @@ export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequ
 
   let rows: { id: string; content: string }[] = [];
   let hasMore = false;
-  if (count > 0) {
+  let total: number | undefined;
+  if (gate) {
+    const gated = await gatedPage(sql, gate, { text: `SELECT ${LABEL_COLUMNS} ${from} ORDER BY ${compiled.orderBy}`, values }, offset, count);
+    rows = (await loadContents(sql, gated.page)).map((x) => ({ id: x.row.id, content: x.content }));
+    hasMore = gated.hasMore;
+    if (req.total !== 'none') total = gated.total;
+  } else if (count > 0) {
     // One row more than the page tells whether a next page exists without counting.
     const r = await sql.query<{ id: string; content: string }>(
       `SELECT r.id, r.content ${from} ORDER BY ${compiled.orderBy} LIMIT ${count + 1} OFFSET ${offset}`,
@@ -25,8 +34,7 @@ export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequ
     rows = r.rows.slice(0, count);
     hasMore = r.rows.length > count;
   }
-  let total: number | undefined;
-  if (req.total !== 'none') {
+  if (!gate && req.total !== 'none') {
     if (count > 0 && !hasMore && (offset === 0 || rows.length > 0)) {
       total = offset + rows.length;
     } else {
@@ -42,7 +50,7 @@ export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequ
     search: { mode: 'match' },
   }));
   if (matches.length && (req.include?.length || req.revInclude?.length)) {
-    for (const inc of await loadIncludes(sql, req, matches)) {
+    for (const inc of await loadIncludes(sql, req, matches, gate)) {
       entry.push({ fullUrl: `${baseUrl}/${inc.resourceType}/${inc.id}`, resource: inc, search: { mode: 'include' } });
     }
   }

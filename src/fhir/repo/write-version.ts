@@ -2,6 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 import { extractIndexRows } from '../search/index-values.ts';
 import type { IndexRows } from '../search/index-values.ts';
+import { resourceLabels } from '../../gate/labels/resource-labels.ts';
 
 export type WriteMethod = 'create' | 'update' | 'delete';
 
@@ -19,7 +20,9 @@ export async function writeVersion(
   versionId: number,
   lastUpdated: string,
   method: WriteMethod,
-  localBase?: string
+  localBase?: string,
+  /** ODS code of the organisation controlling the record (the gate's labels); kept as it was when undefined. */
+  controller?: string
 ): Promise<void> {
   const deleted = method === 'delete';
   const content = deleted ? null : JSON.stringify(resource);
@@ -29,11 +32,23 @@ export async function writeVersion(
     p.push(v);
     return `$${p.length}`;
   };
+  const labels = deleted ? {} : resourceLabels(resource, localBase);
+  // A Provenance belongs to the record it describes: it takes its target's labels, written earlier in the same transaction.
+  const inherit = labels.inheritFrom
+    ? (col: string): string => `(SELECT ${col} FROM resource WHERE resource_type = ${add(labels.inheritFrom?.type)} AND id = ${add(labels.inheritFrom?.id)})`
+    : undefined;
+  const patientId = inherit ? inherit('patient_id') : `${add(labels.patientId ?? null)}::text`;
+  const dataClass = inherit ? inherit('data_class') : `${add(labels.dataClass ?? null)}::text`;
+  const ctl = `${add(controller ?? null)}::text`;
   const ctes = [
-    `cur AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
-       VALUES ($1, $2, $3, $4, $5, $6)
+    `cur AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content, patient_id, data_class, controller, third_party)
+       VALUES ($1, $2, $3, $4, $5, $6, ${patientId}, ${dataClass}, ${ctl}, ${add(labels.thirdParty ?? null)}::text)
        ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id,
-         last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, content = EXCLUDED.content)`,
+         last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, content = EXCLUDED.content,
+         patient_id = CASE WHEN EXCLUDED.deleted THEN resource.patient_id ELSE EXCLUDED.patient_id END,
+         data_class = CASE WHEN EXCLUDED.deleted THEN resource.data_class ELSE EXCLUDED.data_class END,
+         controller = COALESCE(EXCLUDED.controller, resource.controller),
+         third_party = CASE WHEN EXCLUDED.deleted THEN resource.third_party ELSE EXCLUDED.third_party END)`,
     `ver AS (INSERT INTO resource_version (resource_type, id, version_id, last_updated, method, deleted, content)
        VALUES ($1, $2, $3, $4, $7, $5, $6))`,
   ];

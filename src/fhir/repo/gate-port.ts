@@ -1,0 +1,39 @@
+import type { SqlClient } from '../../db/sql-client.ts';
+
+/**
+ * What the repository asks of the lawful-basis gate (src/gate/enforce/), kept
+ * narrow like HAPI FHIR's consent interceptor: every read, search, include,
+ * history and $everything passes its rows through `filter`, every write
+ * through `checkWrite`. The repository never decides anything itself.
+ */
+export interface LabelRow {
+  resource_type: string;
+  id: string;
+  patient_id: string | null;
+  data_class: string | null;
+  controller: string | null;
+  third_party: string | null;
+}
+
+export interface WriteCheck {
+  resourceType: string;
+  id: string;
+  /** Labels of the version being written. */
+  patientId?: string;
+  dataClass?: string;
+  /** The stored record's controller, when it exists; undefined for a create. */
+  controller?: string;
+  /** The labels the stored version had, when they differ (moving a resource between people is decided for both). */
+  previousPatientId?: string;
+}
+
+export interface AccessGate {
+  /** The rows the requester may see, in their order; the others are as if they did not exist. */
+  filter<T extends LabelRow>(sql: SqlClient, rows: readonly T[], operation: 'read' | 'search'): Promise<T[]>;
+  /** Throws an OperationOutcomeError (403) when the write is not permitted. */
+  checkWrite(sql: SqlClient, write: WriteCheck): Promise<void>;
+  /** Facts about these people may have changed (a write): cached facts are dropped. */
+  changed(patientIds: readonly string[]): void;
+}
+
+export const LABEL_COLUMNS = 'r.resource_type, r.id, r.patient_id, r.data_class, r.controller, r.third_party';

@@ -1,0 +1,91 @@
+import type { Scenario } from './scenario-kit.ts';
+
+/** Overrides and representatives: rules 5 (safeguarding), 6 (capacity) and 9 (break-glass). */
+
+const adult = { age: 'adult', gp: 'X99001' } as const;
+const read = { operation: 'read', dataClass: 'assessments' } as const;
+const SG_ADULT = { art6: 'art6-1-e', art9: 'art9-2-g', dpaSchedule1: 'dpa-sch1-pt2-para18', commonLaw: 'overriding-public-interest', statutoryGateway: 'care-act-2014-s42', obligations: ['flag-for-review'] } as const;
+const SG_CHILD = { ...SG_ADULT, statutoryGateway: 'children-act-1989-s47' } as const;
+const MCA = { art6: 'art6-1-e', art9: 'art9-2-h', dpaSchedule1: 'dpa-sch1-pt1-para2', commonLaw: 'best-interests', statutoryGateway: 'mca-2005' } as const;
+const VITAL = { art6: 'art6-1-d', art9: 'art9-2-c', commonLaw: 'overriding-public-interest' } as const;
+const REFUSAL = { id: 'c-refuse', decision: 'refused', dateTime: '2026-02-01T09:00:00Z', provisions: [{ type: 'deny' }] } as const;
+const LACKS = { id: 'c-own-while-lacking', decision: 'given', dateTime: '2026-01-10T09:00:00Z', provisions: [{ type: 'permit' }], capacity: { hasCapacity: false, assessedOn: '2026-01-10' } } as const;
+const sgAdults = { ods: 'X9H01', purpose: 'safeguarding-adults', justification: 'Unexplained bruising reported by ward staff' } as const;
+const JUST = 'Unconscious in ED, suspected overdose';
+
+export const OVERRIDE_SCENARIOS: Scenario[] = [
+  { name: 'objection + safeguarding adults with an open s42 enquiry: shared', about: 'R5 beats R4', agreements: [], requester: sgAdults, ask: read,
+    person: { ...adult, safeguarding: 's42', consents: [REFUSAL] }, expect: { outcome: 'permit', rule: 'R5-safeguarding', ...SG_ADULT, consent: null } },
+  { name: 'safeguarding adults without a justification', about: 'R5', agreements: [], requester: { ods: 'X9H01', purpose: 'safeguarding-adults' }, ask: read,
+    person: { ...adult, safeguarding: 's42' }, expect: { outcome: 'deny', rule: 'R5-safeguarding' } },
+  { name: 'safeguarding adults with a blank justification', about: 'R5', agreements: [], requester: { ods: 'X9H01', purpose: 'safeguarding-adults', justification: '   ' }, ask: read,
+    person: { ...adult, safeguarding: 's42' }, expect: { outcome: 'deny', rule: 'R5-safeguarding' } },
+  { name: 'safeguarding adults with no open enquiry', about: 'R5', agreements: ['isa-direct-care'], requester: sgAdults, ask: read,
+    person: { ...adult, careTeam: ['X9H01'] }, expect: { outcome: 'deny', rule: 'R5-safeguarding' } },
+  { name: 'safeguarding adults with only a child enquiry (s47) open', about: 'R5', agreements: [], requester: sgAdults, ask: read,
+    person: { ...adult, safeguarding: 's47' }, expect: { outcome: 'deny', rule: 'R5-safeguarding' } },
+  { name: 'safeguarding children for a child, no enquiry open yet', about: 'R5 (s47)', agreements: [], requester: { ods: 'X99001', purpose: 'safeguarding-children', justification: 'Disclosure at surgery' }, ask: read,
+    person: { age: 'child', gp: 'X99001' }, expect: { outcome: 'permit', rule: 'R5-safeguarding', ...SG_CHILD } },
+  { name: 'safeguarding children asked about an adult', about: 'R5', agreements: [], requester: { ods: 'X99001', purpose: 'safeguarding-children', justification: 'Concern' }, ask: read,
+    person: { ...adult, safeguarding: 's42' }, expect: { outcome: 'deny', rule: 'R5-safeguarding' } },
+  { name: 'safeguarding adults asked about a child', about: 'R5', agreements: [], requester: { ...sgAdults }, ask: read,
+    person: { age: 'child', safeguarding: 's47' }, expect: { outcome: 'deny', rule: 'R5-safeguarding' } },
+  { name: 'safeguarding by an organisation with no relationship or agreement', about: 'R5 (no R1/R2)', agreements: [], requester: { ods: 'X9C02', purpose: 'safeguarding-adults', justification: 'Cross-border placement concern' }, ask: { operation: 'search', dataClass: 'safeguarding' },
+    person: { ...adult, safeguarding: 's42' }, expect: { outcome: 'permit', rule: 'R5-safeguarding', ...SG_ADULT } },
+  { name: 'parent refused, safeguarding children still shares', about: 'R5 beats R10/R4', agreements: [], requester: { ods: 'X9H01', purpose: 'safeguarding-children', justification: 'Non-accidental injury suspected' }, ask: read,
+    person: { age: 'child', safeguarding: 's47', consents: [{ ...REFUSAL, authority: 'parental-responsibility' }] }, expect: { outcome: 'permit', rule: 'R5-safeguarding', ...SG_CHILD } },
+  { name: 'safeguarding enquiry write by the council itself', about: 'W', agreements: [], requester: { ods: 'X9C01', purpose: 'safeguarding-adults', justification: 'Recording s42 outcome' }, ask: { operation: 'write', dataClass: 'safeguarding', resourceType: 'Flag' },
+    person: { ...adult, safeguarding: 's42', consents: [REFUSAL] }, expect: { outcome: 'permit', rule: 'W-controller-write', art6: 'art6-1-e', art9: 'art9-2-h' } },
+  { name: 'lacks capacity, own consent ignored, no representative: refused', about: 'R6', agreements: ['isa-direct-care'], requester: { ods: 'X99001', purpose: 'TREAT' }, ask: read,
+    person: { ...adult, consents: [LACKS] }, expect: { outcome: 'deny', rule: 'R6-capacity' } },
+  { name: 'lacks capacity, LPA attorney consents', about: 'R6 (LPA)', agreements: ['isa-direct-care'], requester: { ods: 'X99001', purpose: 'TREAT' }, ask: read,
+    person: { ...adult, consents: [LACKS, { id: 'c-lpa', decision: 'given', authority: 'lpa-health-welfare', dateTime: '2026-02-01T09:00:00Z', provisions: [{ type: 'permit' }] }] },
+    expect: { outcome: 'permit', rule: 'R6-capacity', ...MCA, consent: 'c-lpa', agreement: 'isa-direct-care' } },
+  { name: 'lacks capacity, LPA consented then the attorney objects', about: 'R6 (LPA objection, most recent wins)', agreements: ['isa-direct-care'], requester: { ods: 'X99001', purpose: 'TREAT' }, ask: read,
+    person: { ...adult, consents: [LACKS,
+      { id: 'c-lpa', decision: 'given', authority: 'lpa-health-welfare', dateTime: '2026-02-01T09:00:00Z', provisions: [{ type: 'permit' }] },
+      { id: 'c-lpa-objects', decision: 'refused', authority: 'lpa-health-welfare', dateTime: '2026-04-01T09:00:00Z', provisions: [{ type: 'deny', actors: ['X99001'] }] }] },
+    expect: { outcome: 'deny', rule: 'R6-capacity' } },
+  { name: 'lacks capacity, attorney objects, safeguarding still shares', about: 'R5 beats R6', agreements: [], requester: sgAdults, ask: read,
+    person: { ...adult, safeguarding: 's42', consents: [LACKS, { id: 'c-lpa-objects', decision: 'refused', authority: 'lpa-health-welfare', dateTime: '2026-04-01T09:00:00Z', provisions: [{ type: 'deny' }] }] },
+    expect: { outcome: 'permit', rule: 'R5-safeguarding', ...SG_ADULT } },
+  { name: 'lacks capacity, court-appointed deputy consents', about: 'R6 (deputy)', agreements: ['isa-direct-care'], requester: { ods: 'X9H01', purpose: 'CAREMGT' }, ask: { operation: 'read', dataClass: 'care-plan' },
+    person: { ...adult, careTeam: ['X9H01'], consents: [LACKS, { id: 'c-deputy', decision: 'given', authority: 'deputy', dateTime: '2026-02-01T09:00:00Z', provisions: [{ type: 'permit' }] }] },
+    expect: { outcome: 'permit', rule: 'R6-capacity', ...MCA, consent: 'c-deputy' } },
+  { name: 'lacks capacity, council best-interests decision', about: 'R6 (best interests)', agreements: ['isa-direct-care'], requester: { ods: 'X99001', purpose: 'TREAT' }, ask: read,
+    person: { ...adult, consents: [LACKS, { id: 'c-bi', decision: 'given', authority: 'best-interests', dateTime: '2026-02-01T09:00:00Z', provisions: [{ type: 'permit', actors: ['X99001'] }] }] },
+    expect: { outcome: 'permit', rule: 'R6-capacity', ...MCA, consent: 'c-bi' } },
+  { name: 'lacks capacity, own later refusal ignored, LPA consent stands', about: 'R6', agreements: ['isa-direct-care'], requester: { ods: 'X99001', purpose: 'TREAT' }, ask: read,
+    person: { ...adult, consents: [LACKS,
+      { id: 'c-lpa', decision: 'given', authority: 'lpa-health-welfare', dateTime: '2026-02-01T09:00:00Z', provisions: [{ type: 'permit' }] },
+      { id: 'c-own-refusal', decision: 'refused', dateTime: '2026-05-01T09:00:00Z', provisions: [{ type: 'deny' }] }] },
+    expect: { outcome: 'permit', rule: 'R6-capacity', consent: 'c-lpa' } },
+  { name: 'capacity regained: the person’s own later consent counts', about: 'R6 / R4', agreements: ['isa-direct-care'], requester: { ods: 'X99001', purpose: 'TREAT' }, ask: read,
+    person: { ...adult, consents: [LACKS, { id: 'c-own-later', decision: 'given', dateTime: '2026-05-01T09:00:00Z', provisions: [{ type: 'permit' }], capacity: { hasCapacity: true } }] },
+    expect: { outcome: 'permit', rule: 'R4-objection', commonLaw: 'explicit-consent', consent: 'c-own-later' } },
+  { name: 'lacks capacity, no representative: break-glass still reads', about: 'R9 beats R6', agreements: [], requester: { ods: 'X9H01', purpose: 'ETREAT', justification: JUST }, ask: read,
+    person: { ...adult, consents: [LACKS] }, expect: { outcome: 'permit', rule: 'R9-break-glass', ...VITAL } },
+  { name: 'lacks capacity: council colleague arranging services', about: 'R8', agreements: [], requester: { ods: 'X9C01', purpose: 'CAREMGT' }, ask: { operation: 'read', dataClass: 'services' },
+    person: { ...adult, consents: [LACKS] }, expect: { outcome: 'permit', rule: 'R8-need-to-know', art6: 'art6-1-e', art9: 'art9-2-h' } },
+  { name: 'emergency department breaks the glass: window opens', about: 'R9', agreements: [], requester: { ods: 'X9H01', purpose: 'BTG', justification: JUST }, ask: read,
+    person: adult, expect: { outcome: 'permit', rule: 'R9-break-glass', ...VITAL, obligations: ['flag-for-review', 'read-only', 'open-break-glass-window'] } },
+  { name: 'emergency read within an open window', about: 'R9 (window)', agreements: [], requester: { ods: 'X9H01', purpose: 'ETREAT', justification: JUST }, ask: read,
+    person: { ...adult, breakGlass: [{ userId: 'user-1', justification: JUST, openedAt: '2026-06-01T09:00:00Z' }] },
+    expect: { outcome: 'permit', rule: 'R9-break-glass', ...VITAL, obligations: ['flag-for-review', 'read-only'] } },
+  { name: 'break-glass window expired after four hours', about: 'R9 (expiry)', agreements: [], requester: { ods: 'X9H01', purpose: 'BTG', justification: JUST }, ask: read,
+    person: { ...adult, breakGlass: [{ userId: 'user-1', justification: JUST, openedAt: '2026-06-01T05:00:00Z' }] }, expect: { outcome: 'deny', rule: 'R9-break-glass' } },
+  { name: 'break-glass window expired: a new declaration opens a new window', about: 'R9 (new declaration)', agreements: [], requester: { ods: 'X9H01', purpose: 'BTG', justification: 'Readmitted, cardiac arrest' }, ask: read,
+    person: { ...adult, breakGlass: [{ userId: 'user-1', justification: JUST, openedAt: '2026-06-01T05:00:00Z' }] },
+    expect: { outcome: 'permit', rule: 'R9-break-glass', obligations: ['flag-for-review', 'read-only', 'open-break-glass-window'] } },
+  { name: "another user's expired window does not bind this user", about: 'R9 (per user)', agreements: [], requester: { ods: 'X9H01', purpose: 'BTG', justification: JUST, userId: 'user-2' }, ask: read,
+    person: { ...adult, breakGlass: [{ userId: 'user-1', justification: JUST, openedAt: '2026-06-01T05:00:00Z' }] },
+    expect: { outcome: 'permit', rule: 'R9-break-glass', obligations: ['flag-for-review', 'read-only', 'open-break-glass-window'] } },
+  { name: 'break-glass without a justification', about: 'R9', agreements: [], requester: { ods: 'X9H01', purpose: 'BTG' }, ask: read, person: adult,
+    expect: { outcome: 'deny', rule: 'R9-break-glass' } },
+  { name: 'break-glass despite an objection', about: 'R9 beats R4', agreements: [], requester: { ods: 'X9H01', purpose: 'BTG', justification: JUST }, ask: read,
+    person: { ...adult, consents: [REFUSAL] }, expect: { outcome: 'permit', rule: 'R9-break-glass', ...VITAL } },
+  { name: 'break-glass write is refused', about: 'R9 never writes', agreements: ['isa-direct-care'], requester: { ods: 'X9H01', purpose: 'BTG', justification: JUST }, ask: { operation: 'write', dataClass: 'assessments' },
+    person: adult, expect: { outcome: 'deny', rule: 'W-controller-write' } },
+  { name: 'emergency treatment of a child', about: 'R9 beats R10', agreements: [], requester: { ods: 'X9H01', purpose: 'ETREAT', justification: JUST }, ask: read,
+    person: { age: 'child' }, expect: { outcome: 'permit', rule: 'R9-break-glass', ...VITAL } },
+];
