@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
+import { addAgreementCommands } from './cli/agreement-commands.ts';
+import { addAuditCommands } from './cli/audit-commands.ts';
 import { addClientCommands } from './cli/client-commands.ts';
 import { CliError, parseInput, withDatabase } from './cli/common.ts';
 import { addImportCommand } from './cli/import-command.ts';
 import { addKeyCommands } from './cli/key-commands.ts';
 import { addMapCommand } from './cli/map-command.ts';
+import { addOptOutCommands } from './cli/opt-out-commands.ts';
 import { addTokenCommand } from './cli/token-command.ts';
 import { ConfigError } from './config.ts';
 import { MIGRATIONS } from './db/migrations.ts';
@@ -80,6 +83,9 @@ addKeyCommands(program);
 addTokenCommand(program);
 addMapCommand(program);
 addImportCommand(program);
+addAuditCommands(program);
+addAgreementCommands(program);
+addOptOutCommands(program);
 
 program
   .command('reindex')

@@ -9,7 +9,8 @@ import type { PurposeOfUse } from './purposes.ts';
 
 /**
  * The demo organisations, clients and suggested users an empty embedded
- * database gets (src/auth/demo-seed.ts), and where their keys live. Every ODS
+ * database gets (src/auth/demo-seed.ts, which also loads the demo sharing
+ * agreements between them), and where their keys live. Every ODS
  * code is invented (X9...: no real organisation has them) and every user is a
  * made-up role holder, so nothing here can be mistaken for real data.
  * Kept apart from the seeding code so `joinedup token` can read it cheaply.
@@ -64,6 +65,22 @@ export const DEMO_CLIENTS: readonly DemoClientSpec[] = [
     scopes: ['system/ig.read', 'system/AuditEvent.rs'],
     purposes: ['HOPERAT'],
     users: [{ id: 'demo-ig-user-1', name: 'Demo Privacy Officer (synthetic)', role: 'R0001', roleName: 'Privacy Officer' }],
+  },
+  {
+    // A second practice, so the demo shows one GP seeing a person registered with it and another not.
+    clientId: 'demo-gp-2',
+    organisation: { ods: 'X99002', name: 'Hillside Medical Centre (demo)', kind: 'gp-practice' },
+    scopes: ['system/*.rs'],
+    purposes: ['TREAT', 'ETREAT', 'BTG'],
+    users: [{ id: 'demo-gp-2-user-1', name: 'Demo Practice Nurse (synthetic)', role: 'R8001', roleName: 'Nurse Access Role' }],
+  },
+  {
+    // Covered by a narrower agreement than the acute trust (src/gate/agreements/demo-agreements.ts).
+    clientId: 'demo-mh-trust',
+    organisation: { ods: 'X9M01', name: 'Midshire Mental Health NHS Foundation Trust (demo)', kind: 'nhs-trust' },
+    scopes: ['system/*.rs', 'system/ServiceRequest.cu'],
+    purposes: ['TREAT', 'ETREAT', 'BTG', 'CAREMGT', 'safeguarding-adults'],
+    users: [{ id: 'demo-mh-user-1', name: 'Demo Care Coordinator (synthetic)', role: 'R8001', roleName: 'Nurse Access Role' }],
   },
 ];
 

@@ -10,7 +10,9 @@ import { backends } from '../../test/support/backends.ts';
 import { buildClientAssertion, signingKeyFromJwk } from '../cli/client-assertion-builder.ts';
 import { ClientRegistry } from './client-registry.ts';
 import { DEMO_CLIENTS, demoKeyFile, demoManifestFile, readDemoManifest } from './demo-manifest.ts';
-import { demoWanted, seedDemo } from './demo-seed.ts';
+import { DEMO_AGREEMENTS } from '../gate/agreements/demo-agreements.ts';
+import { loadAgreements } from '../gate/agreements/agreement-store.ts';
+import { demoWanted, seedDemo, seedDemoAgreements } from './demo-seed.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -40,9 +42,12 @@ describe.each(backends())('seedDemo on $name', (backend) => {
     const manifest = await seedDemo(db, { dataDir, baseUrl: 'http://127.0.0.1:8080', logger, print: (t) => printed.push(t) });
     expect(manifest?.clients.map((c) => c.clientId)).toEqual(DEMO_CLIENTS.map((c) => c.clientId));
     const registry = new ClientRegistry(db);
-    expect(await registry.count()).toBe(4);
+    expect(await registry.count()).toBe(DEMO_CLIENTS.length);
     const gp = await registry.get('demo-gp');
     expect(gp).toMatchObject({ organisation: { ods: 'X99001', kind: 'gp-practice' }, scopes: ['system/*.rs'], purposes: ['TREAT', 'ETREAT', 'BTG'], status: 'active' });
+    expect(await registry.get('demo-gp-2')).toMatchObject({ organisation: { ods: 'X99002', kind: 'gp-practice' } });
+    expect(await registry.get('demo-mh-trust')).toMatchObject({ organisation: { ods: 'X9M01', kind: 'nhs-trust' } });
+    expect((await loadAgreements(db)).map((a) => `${a.id} v${a.version}`)).toEqual(DEMO_AGREEMENTS.map((a) => `${a.id} v1`).sort());
     for (const c of DEMO_CLIENTS) {
       expect(statSync(demoKeyFile(dataDir, c.clientId)).mode & 0o777).toBe(0o600);
     }
@@ -61,6 +66,9 @@ describe.each(backends())('seedDemo on $name', (backend) => {
       { resource_type: 'CarePlan', n: 5 },
       { resource_type: 'Patient', n: 5 },
     ]);
+    // The demo council controls the demo records, so the demo agreements can share them.
+    const controllers = await db.query<{ controller: string | null }>('SELECT DISTINCT controller FROM resource');
+    expect(controllers.rows).toEqual([{ controller: 'X9C01' }]);
   });
 
   it('writes a private key that matches the registered public key', async () => {
@@ -85,7 +93,7 @@ describe.each(backends())('seedDemo on $name', (backend) => {
     const before = readFileSync(demoKeyFile(dataDir, 'demo-gp'), 'utf8');
     printed.length = 0;
     expect(await seedDemo(db, { dataDir, baseUrl: 'http://127.0.0.1:8080', logger, print: (t) => printed.push(t) })).toBeUndefined();
-    expect(await new ClientRegistry(db).count()).toBe(4);
+    expect(await new ClientRegistry(db).count()).toBe(DEMO_CLIENTS.length);
     expect(readFileSync(demoKeyFile(dataDir, 'demo-gp'), 'utf8')).toBe(before);
     const n = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient'");
     expect(n.rows[0]?.n).toBe(5);
@@ -93,12 +101,21 @@ describe.each(backends())('seedDemo on $name', (backend) => {
     expect(printed.join('')).toContain('npx joinedup token --client demo-gp');
   });
 
+  it('adds demo agreements only where their id is absent, never reviving an ended one', async () => {
+    await db.query("UPDATE sharing_agreement SET ended_at = '2026-01-01T00:00:00Z' WHERE id = 'midshire-direct-care'");
+    await db.query("DELETE FROM sharing_agreement WHERE id = 'midshire-safeguarding-adults'");
+    expect(await db.transaction((tx) => seedDemoAgreements(tx))).toEqual(['midshire-safeguarding-adults']);
+    const all = await loadAgreements(db);
+    expect(all).toHaveLength(DEMO_AGREEMENTS.length);
+    expect(all.find((a) => a.id === 'midshire-direct-care')).toMatchObject({ version: 1, endedAt: '2026-01-01T00:00:00.000Z' });
+  });
+
   it('does not duplicate patients a database already holds (one used before clients existed)', async () => {
     await db.query('DELETE FROM client');
     const otherDir = mkdtempSync(join(tmpdir(), 'joinedup-demo-'));
     try {
       const manifest = await seedDemo(db, { dataDir: otherDir, baseUrl: 'http://127.0.0.1:8080', logger });
-      expect(manifest?.clients).toHaveLength(4);
+      expect(manifest?.clients).toHaveLength(DEMO_CLIENTS.length);
       const counts = await db.query<{ resource_type: string; n: number }>(
         'SELECT resource_type, count(*)::int AS n FROM resource GROUP BY resource_type ORDER BY resource_type'
       );

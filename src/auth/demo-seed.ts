@@ -10,6 +10,8 @@ import { loadBaseSchema } from '../fhir/schema.ts';
 import { buildSearchParamRegistry } from '../fhir/search/search-params.ts';
 import { NHS_NUMBER_SYSTEM, ODS_ORGANIZATION_SYSTEM, makeTestNhsNumber } from '../fhir/validation/nhs-number.ts';
 import { createValidator } from '../fhir/validation/validator.ts';
+import { addAgreementInTransaction, agreementExists } from '../gate/agreements/agreement-store.ts';
+import { DEMO_AGREEMENTS } from '../gate/agreements/demo-agreements.ts';
 import type { RequestContext } from '../request-context.ts';
 import { ClientRegistry } from './client-registry.ts';
 import { DEMO_CLIENTS, demoKeyDir, demoKeyFile, demoManifestFile, demoTokenCommand, readDemoManifest } from './demo-manifest.ts';
@@ -71,8 +73,8 @@ function demoCarePlan(patientId: string): CarePlan {
 }
 
 /**
- * On a database with no clients, registers the four demo organisations and
- * their clients, writes each client's private key (mode 0600) and a manifest
+ * On a database with no clients, registers the demo organisations and
+ * their clients, loads the demo sharing agreements, writes each client's private key (mode 0600) and a manifest
  * under DATA_DIR/demo-clients, and stores a few synthetic Patients and
  * CarePlans. Returns the manifest, or undefined when clients already exist
  * (the database is in use: demo data must never mix into it).
@@ -132,7 +134,22 @@ async function seedInTransaction(db: Database, tx: SqlClient, clients: ClientReg
   }
 
   // Through the repository, so the demo data is validated and indexed like any write.
-  const context: RequestContext = { requestId: 'demo-seed', authMode: 'smart' };
+  // The demo council writes the demo records, so it is their controller: the
+  // gate then shares them under the demo agreements as it would real ones
+  // (a record with no controller is shared with nobody).
+  const council = DEMO_CLIENTS.find((c) => c.organisation.kind === 'local-authority')!;
+  const context: RequestContext = {
+    requestId: 'demo-seed',
+    authMode: 'smart',
+    actor: {
+      clientId: council.clientId,
+      organisation: council.organisation,
+      user: { id: council.users[0]!.id, role: council.users[0]!.role },
+      purposeOfUse: 'CAREMGT',
+      scopes: [],
+      tokenId: 'demo-seed',
+    },
+  };
   const repo = new PgRepository({ db, validator, baseUrl: `${options.baseUrl}/fhir`, onDbError: () => undefined }, context, tx, true);
   for (const patient of demoPatients()) {
     const nhs = patient.identifier![0]!.value!;
@@ -141,8 +158,24 @@ async function seedInTransaction(db: Database, tx: SqlClient, clients: ClientReg
     manifest.patients.push({ nhsNumber: nhs, id: resource.id });
     if (outcome.id === 'created') await repo.createResource(demoCarePlan(resource.id));
   }
+  await seedDemoAgreements(tx);
   writeSecret(demoManifestFile(options.dataDir), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/**
+ * The demo sharing agreements, each only when no agreement has its id: an
+ * operator may have loaded their own version, or ended one, and the demo
+ * must not overwrite or revive it. Returns the ids added.
+ */
+export async function seedDemoAgreements(tx: SqlClient): Promise<string[]> {
+  const added: string[] = [];
+  for (const agreement of DEMO_AGREEMENTS) {
+    if (await agreementExists(tx, agreement.id)) continue;
+    await addAgreementInTransaction(tx, agreement);
+    added.push(agreement.id);
+  }
+  return added;
 }
 
 /** 0600 even when the file already existed with wider permissions (writeFile's mode applies only on creation). */

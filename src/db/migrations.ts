@@ -197,6 +197,80 @@ CREATE TABLE break_glass_window (
 CREATE INDEX break_glass_patient_idx ON break_glass_window (patient_id);
 `,
   },
+  {
+    version: 5,
+    name: 'audit: append-only, hash-chained audit_event and the archive anchor',
+    sql: `
+-- One row per exchange (IHE BALP AuditEvent in content, canonical JSON), plus
+-- the columns IG searches on. hash = sha256(prev_hash || header || content),
+-- where header is the canonical JSON array of the searchable columns, so an
+-- edit to either is detected (src/audit/hash-chain.ts, ADR 0010). Appends
+-- serialise on an advisory lock, so seq order is chain order.
+CREATE TABLE audit_event (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  recorded timestamptz NOT NULL,
+  patient_id text,
+  client_id text,
+  org_ods text,
+  user_id text,
+  purpose text,
+  outcome text NOT NULL CHECK (outcome IN ('permit', 'deny', 'permit-withheld', 'error')),
+  action text NOT NULL CHECK (action IN ('C', 'R', 'U', 'D', 'E')),
+  subtype text NOT NULL,
+  lawful_basis text,
+  override text CHECK (override IN ('break-glass', 'safeguarding')),
+  -- 'pending' on an override when written; a review is a NEW row
+  -- ('reviewed', reviews_seq = the override's seq), never an UPDATE.
+  review_state text CHECK (review_state IN ('pending', 'reviewed')),
+  reviews_seq bigint,
+  content text NOT NULL,
+  prev_hash text NOT NULL,
+  hash text NOT NULL
+);
+CREATE INDEX audit_event_patient_idx ON audit_event (patient_id, recorded);
+CREATE INDEX audit_event_org_idx ON audit_event (org_ods, recorded);
+CREATE INDEX audit_event_recorded_idx ON audit_event (recorded);
+CREATE INDEX audit_event_pending_idx ON audit_event (review_state) WHERE review_state = 'pending';
+CREATE INDEX audit_event_reviews_idx ON audit_event (reviews_seq) WHERE reviews_seq IS NOT NULL;
+
+-- Where the chain continues after archiving: one row per archive run (itself
+-- append-only); the newest row's hash is the prev_hash of the first record left.
+CREATE TABLE audit_chain_anchor (
+  through_seq bigint PRIMARY KEY,
+  hash text NOT NULL,
+  archived_count bigint NOT NULL,
+  before timestamptz NOT NULL,
+  archived_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Append-only. UPDATE is never allowed. DELETE only inside an archive
+-- transaction (SET LOCAL joinedup.audit_archive = 'on') and only of rows the
+-- newest anchor already covers, so archiving can remove a prefix of the chain
+-- and nothing else. This guards against mistakes and the application role;
+-- a table owner or superuser can still disable the trigger, which is what the
+-- hash chain (and the exported head hash) is for.
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- Nested IFs: OLD does not exist in the statement-level (TRUNCATE) trigger.
+  IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'audit_event'
+     AND current_setting('joinedup.audit_archive', true) = 'on' THEN
+    IF OLD.seq <= (SELECT max(through_seq) FROM audit_chain_anchor) THEN
+      RETURN OLD;
+    END IF;
+  END IF;
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$fn$;
+CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
+  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_chain_anchor_append_only BEFORE UPDATE OR DELETE ON audit_chain_anchor
+  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_chain_anchor_no_truncate BEFORE TRUNCATE ON audit_chain_anchor
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+`,
+  },
 ];
 
 /**

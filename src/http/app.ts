@@ -11,6 +11,7 @@ import { JWKS_PATH, TOKEN_PATH, capabilitySecurity, jwksDocument, smartConfigura
 import type { GatewayKeys } from '../auth/gateway-keys.ts';
 import type { JwksSource } from '../auth/jwks-source.ts';
 import { tokenEndpoint } from '../auth/token-endpoint.ts';
+import { codeSystemRead, codeSystemSearch } from './code-system-route.ts';
 import type { GateServices } from '../gate/enforce/gate-services.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/sql-client.ts';
@@ -20,6 +21,7 @@ import { isSupportedResourceType } from '../fhir/resource-types.ts';
 import type { RequestContext } from '../request-context.ts';
 import { COUNCIL_SCHEMA_PATH, councilSchemaHandler } from './council-schema-route.ts';
 import { councilRouter } from './council-routes.ts';
+import { cdsRouter } from '../cds/cds-routes.ts';
 import { fhirHandler } from './fhir-handler.ts';
 import { sendJson } from './fhir-response.ts';
 import { bodyErrorToHttp, jsonBody } from './json-body.ts';
@@ -94,7 +96,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.get(JWKS_PATH, jwksDocument(deps.auth.keys));
   // The council format's JSON Schema is public, like the discovery documents.
   app.get(COUNCIL_SCHEMA_PATH, councilSchemaHandler());
+  app.get('/fhir/CodeSystem', codeSystemSearch);
+  app.get('/fhir/CodeSystem/:id', codeSystemRead);
   app.use(councilRouter(deps)); // POST /council/v1/records: authenticates and parses its own body (council-routes.ts)
+  app.use(cdsRouter(deps)); // CDS Hooks consent decision service (src/cds/cds-routes.ts)
   app.post(
     TOKEN_PATH,
     express.urlencoded({ extended: false, limit: TOKEN_FORM_LIMIT, parameterLimit: 20 }),

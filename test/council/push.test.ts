@@ -16,8 +16,10 @@ import type { TestResponse } from '../support/test-server.ts';
 const EXAMPLES = join(import.meta.dirname, '../../docs/examples/council');
 const example = (name: string): any => JSON.parse(readFileSync(join(EXAMPLES, name), 'utf8'));
 const NHS_NUMBER = 'https://fhir.nhs.uk/Id/nhs-number';
-const COUNCIL = { ods: 'X99001', name: 'Test Council', kind: 'local-authority' as const };
-const GP = { ods: 'Y99002', name: 'Test GP Practice', kind: 'gp-practice' as const };
+// The examples name X99001 as the person's GP practice: the NHS client is that practice, sharing under an agreement.
+const COUNCIL = { ods: 'X9C01', name: 'Test Council', kind: 'local-authority' as const };
+const GP = { ods: 'X99001', name: 'Test GP Practice', kind: 'gp-practice' as const };
+const DIRECT_CARE = JSON.parse(readFileSync(new URL('../../docs/examples/agreements/midshire-direct-care.json', import.meta.url), 'utf8'));
 
 /** A person record of its own (ids and NHS number from the seed), so tests do not share state. */
 function person(seed: number, lastUpdated: string, family = `Pushperson${seed}`): any {
@@ -41,7 +43,10 @@ describe.each(backends())('POST /council/v1/records ($name)', (backend) => {
     councilToken ||= await s.issueToken({ organisation: COUNCIL, scopes: parseScopes('system/council.write system/*.rs') });
     return s.request('POST', `${s.baseUrl}${records}`, body, { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token ?? councilToken}` });
   }
+  let agreed = false;
   async function nhsToken(): Promise<string> {
+    if (!agreed) await s.addAgreement(DIRECT_CARE);
+    agreed = true;
     return s.issueToken({ organisation: GP, scopes: parseScopes('system/*.rs') });
   }
   async function patientByNhsNumber(nhs: string): Promise<any> {

@@ -89,6 +89,13 @@ describe.each(backends())('agreement store on $name', (backend) => {
     expect(all[1]).toEqual({ ...expiredPilot(), version: 1 });
   });
 
+  it('AgreementCache.forDatabase loads through the client it is given (a transaction on PGlite)', async () => {
+    const cache = AgreementCache.forDatabase(db);
+    const inTx = await db.transaction(async (tx) => cache.get(tx));
+    expect(inTx.map((a) => a.id)).toEqual(['midshire-direct-care', 'northgate-discharge-to-assess-pilot']);
+    expect(await cache.get()).toBe(inTx);
+  });
+
   it('numbers concurrent additions of one id without collisions', async () => {
     const base = { ...expiredPilot(), id: 'concurrent-test' };
     const results = await Promise.all([1, 2, 3, 4].map((n) => addAgreement(db, { ...base, title: `title ${n}` })));

@@ -7,6 +7,7 @@ import { parseScopes } from '../../src/auth/scopes.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Database } from '../../src/db/sql-client.ts';
 import { startServer } from '../../src/server.ts';
+import { addAgreement } from '../../src/gate/agreements/agreement-store.ts';
 import type { RunningServer } from '../../src/server.ts';
 import type { Backend } from './backends.ts';
 
@@ -22,6 +23,8 @@ export interface TestServer extends RunningServer {
   readonly actor: Omit<Actor, 'tokenId'>;
   /** Issues a token for another actor (e.g. narrower scopes). */
   issueToken(overrides?: Partial<Omit<Actor, 'tokenId'>>): Promise<string>;
+  /** Stores a sharing agreement (a file as `agreement add` takes it) and makes the gate see it at once. */
+  addAgreement(file: unknown): Promise<void>;
   /**
    * fetch against the FHIR base with FHIR JSON headers and the test client's
    * bearer token. Pass `authorization` to send another one, or '' to send none.
@@ -76,6 +79,10 @@ export async function startTestServer(db: Database, env: Record<string, string> 
     },
     actor: TEST_ACTOR,
     issueToken,
+    async addAgreement(file) {
+      await addAgreement(server.db, file);
+      server.gate.invalidatePolicy();
+    },
     async request(method, path, body, headers = {}) {
       const { authorization = `Bearer ${await currentToken()}`, ...rest } = headers;
       const res = await fetch(path.startsWith('http') ? path : `${fhir}/${path.replace(/^\//, '')}`, {

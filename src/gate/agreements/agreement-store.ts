@@ -189,6 +189,10 @@ export async function loadAgreements(db: SqlClient): Promise<SharingAgreement[]>
  * a change this process made; maxAgeMs bounds how long a change made
  * elsewhere (the CLI against a shared PostgreSQL, another instance) goes
  * unseen.
+ *
+ * get(sql) loads through the caller's client when it must: on PGlite's single
+ * connection, a load through the pool from inside a transaction would wait
+ * for ever.
  */
 export class AgreementCache {
   private value: readonly SharingAgreement[] | undefined;
@@ -198,19 +202,19 @@ export class AgreementCache {
   private generation = 0;
 
   constructor(
-    private readonly load: () => Promise<SharingAgreement[]>,
+    private readonly load: (sql?: SqlClient) => Promise<SharingAgreement[]>,
     private readonly maxAgeMs = 60_000,
     private readonly clock: () => number = Date.now
   ) {}
 
   static forDatabase(db: SqlClient, maxAgeMs?: number): AgreementCache {
-    return new AgreementCache(() => loadAgreements(db), maxAgeMs);
+    return new AgreementCache((sql) => loadAgreements(sql ?? db), maxAgeMs);
   }
 
-  async get(): Promise<readonly SharingAgreement[]> {
+  async get(sql?: SqlClient): Promise<readonly SharingAgreement[]> {
     if (this.value && this.clock() - this.loadedAt < this.maxAgeMs) return this.value;
     // One load at a time: a burst of requests after invalidate() makes one query.
-    this.inFlight ??= this.refresh();
+    this.inFlight ??= this.refresh(sql);
     return this.inFlight;
   }
 
@@ -220,11 +224,11 @@ export class AgreementCache {
     this.inFlight = undefined;
   }
 
-  private async refresh(): Promise<readonly SharingAgreement[]> {
+  private async refresh(sql: SqlClient | undefined): Promise<readonly SharingAgreement[]> {
     const generation = this.generation;
     const startedAt = this.clock();
     try {
-      const loaded = Object.freeze(await this.load());
+      const loaded = Object.freeze(await this.load(sql));
       if (generation === this.generation) {
         this.value = loaded;
         this.loadedAt = startedAt;

@@ -39,7 +39,7 @@ export async function loadPersonFacts(sql: SqlClient, patientIds: readonly strin
     if (facts) apply(facts, row, nhsNumbers);
   }
   const holders = await sql.query<{ patient_id: string; controller: string }>(
-    `SELECT DISTINCT patient_id, controller FROM resource WHERE patient_id = ANY($1::text[]) AND NOT deleted AND controller IS NOT NULL`,
+    `SELECT DISTINCT patient_id, controller FROM resource WHERE patient_id = ANY($1::text[]) AND controller IS NOT NULL`,
     [ids]
   );
   for (const h of holders.rows) out.get(h.patient_id)?.recordHolders.push(h.controller);

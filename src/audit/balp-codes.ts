@@ -1,0 +1,83 @@
+import type { Coding } from '@medplum/fhirtypes';
+
+/**
+ * Code systems and codes the BALP shapes use (IHE ITI Basic Audit Log
+ * Patterns 1.1, on FHIR R4 AuditEvent), and our own where none exists.
+ */
+export const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
+export const AUDIT_EVENT_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
+export const RESTFUL_INTERACTION = 'http://hl7.org/fhir/restful-interaction';
+export const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+export const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+export const PARTICIPATION_TYPE = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
+export const SECURITY_SOURCE_TYPE = 'http://terminology.hl7.org/CodeSystem/security-source-type';
+export const BALP_ENTITY_TYPE = 'https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType';
+export const BALP_PROFILE_BASE = 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/';
+export const SDS_JOB_ROLE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/UKCore-SDSJobRoleName';
+export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+
+/** Ours: no standard covers these (said so in ADR 0010). */
+export const CLIENT_ID_SYSTEM = 'https://joinedup.org.uk/Id/client-id';
+export const USER_ID_SYSTEM = 'https://joinedup.org.uk/Id/user-id';
+export const GATE_DECISION_URL = 'https://joinedup.org.uk/fhir/StructureDefinition/gate-decision';
+export const GATE_RULE_SYSTEM = 'https://joinedup.org.uk/fhir/CodeSystem/gate-rule';
+export const GATEWAY_OBSERVER = { display: 'JoinedUp gateway', identifier: { system: 'https://joinedup.org.uk/Id/system', value: 'joinedup-gateway' } };
+
+export const REST_TYPE: Coding = { system: AUDIT_EVENT_TYPE, code: 'rest', display: 'Restful Operation' };
+export const APPLICATION_AGENT: Coding = { system: DCM, code: '110150', display: 'Application' };
+export const SOURCE_APP_SERVER: Coding = { system: SECURITY_SOURCE_TYPE, code: '4', display: 'Application Server' };
+
+export const ENTITY_PERSON: Coding = { system: ENTITY_TYPE, code: '1', display: 'Person' };
+export const ENTITY_SYSTEM_OBJECT: Coding = { system: ENTITY_TYPE, code: '2', display: 'System Object' };
+export const ROLE_PATIENT: Coding = { system: OBJECT_ROLE, code: '1', display: 'Patient' };
+export const ROLE_DOMAIN_RESOURCE: Coding = { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' };
+export const ROLE_QUERY: Coding = { system: OBJECT_ROLE, code: '24', display: 'Query' };
+export const X_REQUEST_ID: Coding = { system: BALP_ENTITY_TYPE, code: 'XrequestId', display: 'X-Request-Id' };
+
+/** FHIR R4 restful-interaction codes an exchange can be. */
+export const REST_INTERACTIONS = [
+  'read',
+  'vread',
+  'update',
+  'patch',
+  'delete',
+  'history-instance',
+  'history-type',
+  'history-system',
+  'create',
+  'search-type',
+  'search-system',
+  'capabilities',
+  'transaction',
+  'batch',
+  'operation',
+] as const;
+export type RestInteraction = (typeof REST_INTERACTIONS)[number];
+
+/**
+ * BALP's action per interaction: a search or history is a Query (E), as is an
+ * operation or a Bundle (it may do anything).
+ */
+export const ACTION_OF: Record<RestInteraction, 'C' | 'R' | 'U' | 'D' | 'E'> = {
+  read: 'R',
+  vread: 'R',
+  update: 'U',
+  patch: 'U',
+  delete: 'D',
+  'history-instance': 'E',
+  'history-type': 'E',
+  'history-system': 'E',
+  create: 'C',
+  'search-type': 'E',
+  'search-system': 'E',
+  capabilities: 'E',
+  transaction: 'E',
+  batch: 'E',
+  operation: 'E',
+};
+
+/** The BALP profile an event conforms to; the Patient variant when it is about one person. */
+export function balpProfile(action: 'C' | 'R' | 'U' | 'D' | 'E', aboutPatient: boolean): string {
+  const name = { C: 'Create', R: 'Read', U: 'Update', D: 'Delete', E: 'Query' }[action];
+  return `${BALP_PROFILE_BASE}IHE.BasicAudit.${aboutPatient ? 'Patient' : ''}${name}`;
+}

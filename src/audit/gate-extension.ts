@@ -1,0 +1,59 @@
+import type { Extension } from '@medplum/fhirtypes';
+import { LAWFUL_BASIS_SYSTEM } from '../gate/lawful-basis-codes.ts';
+import type { Decision, LawfulBasis } from '../gate/types.ts';
+import { GATE_DECISION_URL, GATE_RULE_SYSTEM } from './balp-codes.ts';
+import type { AuditOutcome, AuditOverride } from './types.ts';
+
+export interface GateExtensionInput {
+  outcome: AuditOutcome;
+  decision?: Decision;
+  override?: AuditOverride;
+  /** Break-glass or safeguarding justification as the user declared it: shown to IG only. */
+  justification?: string;
+}
+
+/**
+ * The gate's decision as one complex extension (BALP leaves decisions to
+ * the implementer): outcome, every rule that fired (the deciding one first),
+ * each part of the lawful basis, the agreement and consent relied on, the
+ * override and its justification, and the plain-English explanation (which
+ * the gate guarantees holds no personal data).
+ */
+export function gateDecisionExtension(input: GateExtensionInput): Extension {
+  const parts: Extension[] = [{ url: 'outcome', valueCode: input.outcome }];
+  const d = input.decision;
+  for (const r of d?.rules ?? []) {
+    parts.push({
+      url: 'rule',
+      extension: [
+        { url: 'code', valueCoding: { system: GATE_RULE_SYSTEM, code: r.rule } },
+        { url: 'effect', valueCode: r.effect },
+      ],
+    });
+  }
+  for (const code of lawfulBasisCodes(d?.lawfulBasis)) {
+    parts.push({ url: 'lawfulBasis', valueCoding: { system: LAWFUL_BASIS_SYSTEM, code } });
+  }
+  const agreement = d?.reliedOn.agreement;
+  if (agreement) {
+    parts.push({
+      url: 'agreement',
+      extension: [
+        { url: 'id', valueString: agreement.id },
+        { url: 'version', valueInteger: agreement.version },
+      ],
+    });
+  }
+  if (d?.reliedOn.consent) parts.push({ url: 'consent', valueReference: { reference: d.reliedOn.consent } });
+  for (const o of d?.obligations ?? []) parts.push({ url: 'obligation', valueCode: o });
+  if (input.override) parts.push({ url: 'override', valueCode: input.override });
+  if (input.justification) parts.push({ url: 'justification', valueString: input.justification });
+  if (d?.explanation) parts.push({ url: 'explanation', valueString: d.explanation });
+  return { url: GATE_DECISION_URL, extension: parts };
+}
+
+/** Every part of a lawful basis, Art 6 first. */
+export function lawfulBasisCodes(b: LawfulBasis | undefined): string[] {
+  if (!b) return [];
+  return [b.art6, b.art9, b.dpaSchedule1, b.commonLaw, b.statutoryGateway].filter((c): c is NonNullable<typeof c> => c !== undefined);
+}

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { archiveAuditSegment, DEFAULT_AUDIT_RETENTION_DAYS } from '../audit/archive.ts';
+import { verifyArchiveFile } from '../audit/archive-file.ts';
+import { verifyAuditChainParallel } from '../audit/parallel-verify.ts';
+import { verifyAuditChain } from '../audit/verify.ts';
+import type { VerifyResult } from '../audit/verify.ts';
+import { CliError, parseInput, withDatabase } from './common.ts';
+
+/** `joinedup audit verify|archive|verify-archive`: the audit chain for operators and IG. */
+export function addAuditCommands(program: Command): void {
+  const audit = program.command('audit').description('check and archive the tamper-evident audit trail');
+
+  audit
+    .command('verify')
+    .description('recompute the audit hash chain and report the first broken link (exit 1 if broken); prints the head hash to keep')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      // On PostgreSQL every core helps (worker threads, one shared snapshot); PGlite is one connection.
+      const result = await withDatabase((db, config) => (config.DATABASE_URL ? verifyAuditChainParallel(config.DATABASE_URL) : verifyAuditChain(db)));
+      report(result, opts.json, 'audit chain');
+    });
+
+  audit
+    .command('archive')
+    .description('export whole chain segments older than the retention period to NDJSON, then remove them (the chain stays verifiable)')
+    .option('--before <iso>', 'archive records before this instant, e.g. 2019-01-01T00:00:00Z')
+    .option('--retention-days <days>', `keep this many days (default ${DEFAULT_AUDIT_RETENTION_DAYS}, 8 years, when --before is not given)`)
+    .option('--out <file>', 'the NDJSON file to write (must not exist)')
+    .action(async (raw: Record<string, unknown>) => {
+      const o = parseInput(ArchiveOptions, raw);
+      const before = o.before ?? new Date(Date.now() - (o.retentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS) * 86_400_000);
+      const r = await withDatabase((db) => archiveAuditSegment(db, { before, out: o.out }));
+      if (r.archived === 0) {
+        process.stdout.write(`nothing recorded before ${before.toISOString()} to archive; ${o.out} not written\n`);
+        return;
+      }
+      process.stdout.write(`archived ${r.archived} record(s) through seq ${r.throughSeq} to ${o.out}; chain now anchored at ${r.hash}\n`);
+    });
+
+  audit
+    .command('verify-archive')
+    .description('re-verify an archive file on its own, without the database')
+    .argument('<file>', 'an NDJSON file written by audit archive')
+    .action(async (file: string) => {
+      let result: VerifyResult;
+      try {
+        result = await verifyArchiveFile(file);
+      } catch (err) {
+        throw new CliError(`${file}: ${(err as Error).message}`, 2);
+      }
+      report(result, false, file);
+    });
+}
+
+const ArchiveOptions = z
+  .object({
+    before: z.iso
+      .datetime({ offset: true, error: 'an ISO 8601 instant, e.g. 2019-01-01T00:00:00Z' })
+      .transform((v) => new Date(v))
+      .optional(),
+    retentionDays: z.coerce.number({ error: 'a whole number of days' }).int('a whole number of days').min(1, 'at least 1').optional(),
+    out: z.string({ error: 'required: the NDJSON file to write' }).min(1),
+  })
+  .refine((o) => o.before === undefined || o.retentionDays === undefined, { message: 'give --before or --retention-days, not both', when: () => true });
+
+function report(r: VerifyResult, json: boolean | undefined, what: string): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  } else if (r.ok) {
+    const from = r.anchor ? `from the archive anchor at seq ${r.anchor.throughSeq}` : 'from genesis';
+    process.stdout.write(`${what} ok: ${r.checked} record(s) checked ${from}\nhead seq ${r.head.seq ?? '-'} hash ${r.head.hash}\n`);
+  } else {
+    process.stdout.write(`${what} BROKEN at seq ${r.firstBroken?.seq}: ${r.firstBroken?.reason}\n${r.checked} record(s) before it verified\n`);
+  }
+  process.exitCode = r.ok ? 0 : 1;
+}
