@@ -36,7 +36,16 @@ export interface RunningServer {
 }
 
 /** Composition root: config → database → services → HTTP. */
-export async function startServer(config: Config, existingDb?: Database): Promise<RunningServer> {
+export interface ServerOptions {
+  /**
+   * Benchmarks only (bench/gate-run.ts measures the gate's cost against this
+   * baseline): FHIR reads and searches skip the lawful-basis gate. Not
+   * reachable from configuration; never set it in a deployment.
+   */
+  ungatedBaselineForBenchmarks?: boolean;
+}
+
+export async function startServer(config: Config, existingDb?: Database, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = createLogger(config.LOG_LEVEL);
   loadBaseSchema();
   buildSearchParamRegistry();
@@ -67,7 +76,7 @@ export async function startServer(config: Config, existingDb?: Database): Promis
     breakGlassWindowMs: config.BREAK_GLASS_MINUTES * 60_000,
     loadAgreements: (sql) => loadAgreements(sql),
   });
-  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate }));
+  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, ungated: options.ungatedBaselineForBenchmarks === true }));
   return {
     url,
     baseUrl,

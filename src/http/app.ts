@@ -38,6 +38,8 @@ export interface AppDeps {
   auth: AuthDeps;
   /** The lawful-basis gate's shared services; each request gets its own RequestGate over them. */
   gate: GateServices;
+  /** Benchmark baseline only (ServerOptions.ungatedBaselineForBenchmarks): /fhir without the gate. */
+  ungated?: boolean;
 }
 
 /** The identity services the composition root builds (server.ts). */
@@ -145,6 +147,7 @@ export function createApp(deps: AppDeps): express.Express {
       baseUrl,
       logger,
       gate: deps.gate,
+      ungated: deps.ungated === true,
       capabilityStatement: () => (capability ??= capabilityStatement(deps)),
     })
   );
@@ -199,7 +202,7 @@ function tokenFormError(err: unknown, _req: Request, res: Response, next: NextFu
 }
 
 // Our own discovery and OAuth path segments, kept in logs as they are.
-const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import']);
+const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem']);
 
 /**
  * The shape of a request path, safe for logs and error texts: a client may

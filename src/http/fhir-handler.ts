@@ -32,6 +32,8 @@ export interface FhirHandlerDeps {
   baseUrl: string;
   logger: Logger;
   gate: GateServices;
+  /** Benchmark baseline only: no RequestGate on the repository. */
+  ungated?: boolean;
   capabilityStatement: () => Resource;
 }
 
@@ -88,7 +90,7 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
     context,
     deps.db,
     false,
-    new RequestGate(deps.gate, context)
+    deps.ungated ? undefined : new RequestGate(deps.gate, context)
   );
 
   switch (route.kind) {

@@ -90,6 +90,7 @@ export async function pushRecord(deps: PushDeps, context: RequestContext, counci
         });
       return applyTombstone(sql, repo, src, provenanceFor);
     });
+    deps.gate?.committed();
     return toResult(label, applied);
   } catch (err) {
     return failed(deps, label, err);

@@ -34,6 +34,11 @@ export interface AccessGate {
   checkWrite(sql: SqlClient, write: WriteCheck): Promise<void>;
   /** Facts about these people may have changed (a write): cached facts are dropped. */
   changed(patientIds: readonly string[]): void;
+  /**
+   * The transaction holding those writes committed: drop the facts again, as
+   * a read between the write and the commit may have cached the old ones.
+   */
+  committed(): void;
 }
 
 export const LABEL_COLUMNS = 'r.resource_type, r.id, r.patient_id, r.data_class, r.controller, r.third_party';

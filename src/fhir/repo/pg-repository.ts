@@ -93,7 +93,9 @@ export class PgRepository extends FhirRepository {
       return callback(this);
     }
     try {
-      return await this.deps.db.transaction((tx) => callback(new PgRepository(this.deps, this.context, tx, true, this.gate) as this));
+      const result = await this.deps.db.transaction((tx) => callback(new PgRepository(this.deps, this.context, tx, true, this.gate) as this));
+      this.gate?.committed();
+      return result;
     } catch (err) {
       // BEGIN/COMMIT failures come from outside the guarded client.
       throw sanitizeDbError(err, this.deps.onDbError);

@@ -28,6 +28,7 @@ export interface RecordedDecision {
 export class RequestGate implements AccessGate {
   readonly decisions: RecordedDecision[] = [];
   private readonly memo = new Map<string, Decision>();
+  private readonly touched = new Set<string>();
   private readonly requester: Requester | undefined;
 
   constructor(
@@ -95,7 +96,14 @@ export class RequestGate implements AccessGate {
   }
 
   changed(patientIds: readonly string[]): void {
+    for (const id of patientIds) this.touched.add(id);
     this.services.facts.invalidate(patientIds);
+  }
+
+  committed(): void {
+    if (!this.touched.size) return;
+    this.services.facts.invalidate([...this.touched]);
+    this.touched.clear();
   }
 
   private decideRow(
