@@ -14,6 +14,7 @@ import { loadBaseSchema } from './fhir/schema.ts';
 import { buildSearchParamRegistry } from './fhir/search/search-params.ts';
 import { createValidator } from './fhir/validation/validator.ts';
 import { createApp } from './http/app.ts';
+import { AuditBatcher } from './audit/audit-batcher.ts';
 import { loadAgreements } from './gate/agreements/agreement-store.ts';
 import { createGateServices } from './gate/enforce/gate-services.ts';
 import type { GateServices } from './gate/enforce/gate-services.ts';
@@ -76,7 +77,8 @@ export async function startServer(config: Config, existingDb?: Database, options
     breakGlassWindowMs: config.BREAK_GLASS_MINUTES * 60_000,
     loadAgreements: (sql) => loadAgreements(sql),
   });
-  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, ungated: options.ungatedBaselineForBenchmarks === true }));
+  const audit = new AuditBatcher(db);
+  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, audit, ungated: options.ungatedBaselineForBenchmarks === true }));
   return {
     url,
     baseUrl,
@@ -95,6 +97,8 @@ export async function startServer(config: Config, existingDb?: Database, options
       const timer = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(timer);
+      // Requests have finished: their audit records are queued or written; write the rest before the database goes.
+      await audit.close();
       if (!existingDb) await db.close();
     },
   };

@@ -1,4 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
+import type { AuditBatcher } from '../audit/audit-batcher.ts';
+import { buildTokenFailureRecord } from '../audit/security-event.ts';
 import type { Logger } from 'pino';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { RequestContext } from '../request-context.ts';
@@ -21,6 +23,8 @@ export interface TokenEndpointDeps {
   logger: Logger;
   /** Clock, ms since epoch (tests). */
   now?: () => number;
+  /** Failed requests are recorded as security events (issue #6); absent in unit tests. */
+  audit?: AuditBatcher;
 }
 
 const MAX_SCOPE_CHARS = 4000;
@@ -59,7 +63,17 @@ export function tokenEndpoint(deps: TokenEndpointDeps): RequestHandler {
       if (res.headersSent) return;
       if (err instanceof OAuthError) {
         deps.logger.info({ requestId, clientId: err.clientId, error: err.error, reason: err.description }, 'token request refused');
-        sendOAuthError(res, err);
+        // A security event, committed before the answer: who tried (if they said) and why it failed; nothing else.
+        const claimed = err.clientId ?? (typeof req.body?.client_id === 'string' ? req.body.client_id : undefined);
+        const recorded = deps.audit ? deps.audit.append(buildTokenFailureRecord({ recorded: new Date(), ...(claimed ? { clientId: claimed } : {}), error: err.error })) : Promise.resolve(0);
+        recorded.then(
+          () => sendOAuthError(res, err),
+          (auditErr: unknown) => {
+            deps.logger.error({ requestId, error: (auditErr as Error)?.name }, 'token failure could not be audited');
+            setNoStore(res);
+            res.status(500).json({ error: 'server_error', error_description: 'Internal error; no token was issued' });
+          }
+        );
         return;
       }
       // Class and code only: a database message can quote values.

@@ -34,7 +34,12 @@ import type { Decision, GateQuery, Policy, RuleFiring } from './types.ts';
  */
 export function decide(query: GateQuery, policy: Policy): Decision {
   const ctx = makeContext(query, policy);
-  if (query.operation === 'write') return controllerWrite(ctx);
+  if (query.operation === 'write') {
+    // A party other than the controller writes only what it may itself read: an agreement to share
+    // does not let it overwrite what the person refused to share with it (rule 4 still binds).
+    const readable = ctx.same || query.data.controller === undefined ? undefined : decide({ ...query, operation: 'read' }, policy);
+    return controllerWrite(ctx, readable);
+  }
   const supporting: RuleFiring[] = [];
   const carer = thirdPartyCarer(ctx);
   if (carer) {

@@ -12,6 +12,7 @@ import type { GatewayKeys } from '../auth/gateway-keys.ts';
 import type { JwksSource } from '../auth/jwks-source.ts';
 import { tokenEndpoint } from '../auth/token-endpoint.ts';
 import { codeSystemRead, codeSystemSearch } from './code-system-route.ts';
+import type { AuditBatcher } from '../audit/audit-batcher.ts';
 import type { GateServices } from '../gate/enforce/gate-services.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/sql-client.ts';
@@ -38,6 +39,8 @@ export interface AppDeps {
   auth: AuthDeps;
   /** The lawful-basis gate's shared services; each request gets its own RequestGate over them. */
   gate: GateServices;
+  /** Group commit of audit records (reads, refusals, failures, token failures). */
+  audit: AuditBatcher;
   /** Benchmark baseline only (ServerOptions.ungatedBaselineForBenchmarks): /fhir without the gate. */
   ungated?: boolean;
 }
@@ -112,6 +115,7 @@ export function createApp(deps: AppDeps): express.Express {
       tokenUrl: `${deps.baseUrl}${TOKEN_PATH}`,
       jwks: deps.auth.jwks,
       logger,
+      audit: deps.audit,
     }),
     tokenFormError
   );
@@ -147,6 +151,7 @@ export function createApp(deps: AppDeps): express.Express {
       baseUrl,
       logger,
       gate: deps.gate,
+      audit: deps.audit,
       ungated: deps.ungated === true,
       capabilityStatement: () => (capability ??= capabilityStatement(deps)),
     })

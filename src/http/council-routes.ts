@@ -2,6 +2,8 @@ import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { authenticate, requireScopes } from '../auth/authenticate.ts';
 import { RequestGate } from '../gate/enforce/access-gate.ts';
+import { ExchangeAudit } from '../audit/exchange-audit.ts';
+import { auditBeforeResponse } from './audit-response.ts';
 import { pushRecord } from '../council/push/push-record.ts';
 import type { PushDeps } from '../council/push/push-record.ts';
 import { ndjsonLines, StreamTooLargeError } from '../council/import/ndjson-lines.ts';
@@ -35,16 +37,24 @@ export const MAX_RECORDS_PER_PUSH = 1000;
  * docs/council-format.md, "Pushing records"). Only a council's client may
  * push, and what it pushes is stored under its own ODS code.
  */
-export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl' | 'gate'>): express.Router {
+export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl' | 'gate' | 'audit'>): express.Router {
   const router = express.Router();
   const { config, logger } = deps;
   // Token and permission before any body is read: an outsider costs no parsing.
   const requireToken = authenticate(deps.auth.tokens, config.AUTH_MODE, () => false, deps.auth.clientStatus);
-  const pushDeps = (context: RequestContext): PushDeps => ({
+  // One gate and one audit per request; each record's writes are audited in the record's own transaction.
+  const pushDeps = (context: RequestContext, res: Response): PushDeps => {
+    const gate = new RequestGate(deps.gate, context);
+    const audit = new ExchangeAudit(deps.audit, context, 'update', gate);
+    auditBeforeResponse(res, audit, logger, context.requestId);
+    return pushDepsWith(context, gate, audit);
+  };
+  const pushDepsWith = (context: RequestContext, gate: RequestGate, audit: ExchangeAudit): PushDeps => ({
     db: deps.db,
     validator: deps.validator,
     baseUrl: `${deps.baseUrl}/fhir`,
-    gate: new RequestGate(deps.gate, context),
+    gate,
+    audit,
     onDbError: (err) => logger.error({ requestId: context.requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'database error'),
   });
 
@@ -62,7 +72,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
     ...jsonBody(config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH),
     (req: Request, res: Response, next: NextFunction) => {
       const context = res.locals.context as RequestContext;
-      push(pushDeps(context), context, req.body).then((body) => {
+      push(pushDeps(context, res), context, req.body).then((body) => {
         res.status(200).type('application/json').send(JSON.stringify(body));
       }, next);
     }
@@ -84,7 +94,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
         next(err);
         return;
       }
-      const pd = pushDeps(context);
+      const pd = pushDeps(context, res);
       const push = (json: unknown, line: number) =>
         exceedsDepth(json, config.MAX_JSON_DEPTH)
           ? Promise.resolve(rejected(labelOf(line, json), 400, [issue('too-costly', `JSON nesting deeper than ${config.MAX_JSON_DEPTH} levels is not accepted`, '$')]))

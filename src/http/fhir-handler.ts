@@ -10,6 +10,10 @@ import { SUPPORTED_RESOURCE_TYPES } from '../fhir/resource-types.ts';
 import { validateOperation } from '../fhir/operations/validate.ts';
 import { RequestGate } from '../gate/enforce/access-gate.ts';
 import type { GateServices } from '../gate/enforce/gate-services.ts';
+import type { AuditBatcher } from '../audit/audit-batcher.ts';
+import { ExchangeAudit } from '../audit/exchange-audit.ts';
+import type { RestInteraction } from '../audit/balp-codes.ts';
+import { auditBeforeResponse } from './audit-response.ts';
 import { PgRepository } from '../fhir/repo/pg-repository.ts';
 import { parseDateRange } from '../fhir/search/date-range.ts';
 import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
@@ -32,6 +36,8 @@ export interface FhirHandlerDeps {
   baseUrl: string;
   logger: Logger;
   gate: GateServices;
+  /** Group commit for the audit records of reads, refusals and failures. */
+  audit: AuditBatcher;
   /** Benchmark baseline only: no RequestGate on the repository. */
   ungated?: boolean;
   capabilityStatement: () => Resource;
@@ -80,6 +86,9 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   // Authorisation comes before anything else looks at the request, so a
   // client learns nothing (not even a 404) about what its token may not touch.
   requireScopes(context, scopeNeeds(route, query, route.kind === 'create' && req.headers['if-none-exist'] !== undefined));
+  const gate = deps.ungated ? undefined : new RequestGate(deps.gate, context);
+  const audit = route.kind === 'metadata' ? undefined : new ExchangeAudit(deps.audit, context, interactionOf(route, req.body), gate, auditExtra(route, rawQuery));
+  if (audit) auditBeforeResponse(res, audit, deps.logger, context.requestId);
   const repo = new PgRepository(
     {
       db: deps.db,
@@ -90,7 +99,8 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
     context,
     deps.db,
     false,
-    deps.ungated ? undefined : new RequestGate(deps.gate, context)
+    gate,
+    audit
   );
 
   switch (route.kind) {
@@ -178,6 +188,30 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   // PUT that created the resource: R4 http.html#update says 201.
   const finalStatus = route.kind === 'update' && repo.updateCreated ? 201 : status;
   sendResource(res, finalStatus, resource, publicOutcome(outcome), prefs as Preferences, deps.baseUrl);
+}
+
+/** The FHIR interaction an exchange is, as BALP names it. */
+function interactionOf(route: Route, body: unknown): RestInteraction {
+  switch (route.kind) {
+    case 'search':
+      return 'search-type';
+    case 'everything':
+    case 'validate':
+      return 'operation';
+    case 'bundle':
+      return (body as { type?: string } | undefined)?.type === 'batch' ? 'batch' : 'transaction';
+    case 'metadata':
+      return 'capabilities';
+    default:
+      return route.kind;
+  }
+}
+
+function auditExtra(route: Route, rawQuery: string): { query?: string; operation?: string } {
+  return {
+    ...(rawQuery && (route.kind === 'search' || route.kind === 'everything' || route.kind === 'history-type') ? { query: rawQuery } : {}),
+    ...(route.kind === 'everything' ? { operation: '$everything' } : route.kind === 'validate' ? { operation: '$validate' } : {}),
+  };
 }
 
 /** What a planned Bundle entry needs: its interaction, its search parameters, a conditional create's search. */

@@ -86,7 +86,9 @@ export function oracle(q: GateQuery, policy: Policy): { outcome: 'permit' | 'den
 
   if (q.operation === 'write') {
     if (P === 'ETREAT' || P === 'BTG') return no('W-controller-write');
-    if (ctl === undefined || ctl === r.ods || covering.length > 0) return yes('W-controller-write');
+    if (ctl === undefined || ctl === r.ods) return yes('W-controller-write');
+    // A party other than the controller writes only what it may read.
+    if (covering.length > 0 && oracle({ ...q, operation: 'read' }, policy).outcome === 'permit') return yes('W-controller-write');
     return no('W-controller-write');
   }
   const same = ctl !== undefined && ctl === r.ods;

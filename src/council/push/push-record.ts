@@ -5,7 +5,7 @@ import type { CouncilRecord } from '../format/index.ts';
 import type { DbErrorListener } from '../../db/guarded-sql.ts';
 import { guardSql, sanitizeDbError } from '../../db/guarded-sql.ts';
 import type { Database } from '../../db/sql-client.ts';
-import type { AccessGate } from '../../fhir/repo/gate-port.ts';
+import type { AccessGate, TransactionAudit } from '../../fhir/repo/gate-port.ts';
 import { PgRepository } from '../../fhir/repo/pg-repository.ts';
 import type { ResourceValidator } from '../../fhir/repo/validator-port.ts';
 import { MappingError } from '../../mapping/errors.ts';
@@ -31,6 +31,8 @@ export interface PushDeps {
   registry?: MappingRegistry;
   /** The request's lawful-basis gate: every resource the push writes is a write it decides. */
   gate?: AccessGate;
+  /** The exchange's audit: each record's writes are recorded in the record's own transaction. */
+  audit?: TransactionAudit;
 }
 
 const HTTP_STATUS = { created: 201, updated: 200, unchanged: 200, deleted: 200 } as const;
@@ -78,7 +80,13 @@ export async function pushRecord(deps: PushDeps, context: RequestContext, counci
     const applied = await deps.db.transaction(async (tx) => {
       const sql = guardSql(tx, deps.onDbError);
       const repo = new PgRepository({ db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError }, context, tx, true, deps.gate);
-      if (mapped) return applyLive(sql, repo, src, mapped);
+      // Each record is an exchange of its own, audited in its transaction: what it wrote, or found unchanged.
+      const audited = async (a: Applied): Promise<Applied> => {
+        const touched = [...new Set([...repo.written, ...(a.kind === 'stale' ? [] : a.resources)])];
+        if (deps.audit && touched.length) await deps.audit.inTransaction(sql, touched);
+        return a;
+      };
+      if (mapped) return audited(await applyLive(sql, repo, src, mapped));
       const provenanceFor = (resources: Resource[]) =>
         buildProvenance({
           councilOds,
@@ -88,7 +96,7 @@ export async function pushRecord(deps: PushDeps, context: RequestContext, counci
           mapping: { format: mapping.format, name: mapping.name, version: mapping.version },
           resources,
         });
-      return applyTombstone(sql, repo, src, provenanceFor);
+      return audited(await applyTombstone(sql, repo, src, provenanceFor));
     });
     deps.gate?.committed();
     return toResult(label, applied);

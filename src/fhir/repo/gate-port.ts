@@ -42,3 +42,8 @@ export interface AccessGate {
 }
 
 export const LABEL_COLUMNS = 'r.resource_type, r.id, r.patient_id, r.data_class, r.controller, r.third_party';
+
+/** The exchange's audit, recorded inside each write transaction just before it commits (issue #6). */
+export interface TransactionAudit {
+  inTransaction(tx: SqlClient, written: readonly string[]): Promise<void>;
+}

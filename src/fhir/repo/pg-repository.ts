@@ -34,7 +34,7 @@ import { runSearch } from './search.ts';
 import { invalidResource } from './outcomes.ts';
 import type { ResourceValidator } from './validator-port.ts';
 import { writeVersion } from './write-version.ts';
-import type { AccessGate, LabelRow } from './gate-port.ts';
+import type { AccessGate, LabelRow, TransactionAudit } from './gate-port.ts';
 import { resourceLabels } from '../../gate/labels/resource-labels.ts';
 
 export interface RepositoryDeps {
@@ -63,13 +63,16 @@ export class PgRepository extends FhirRepository {
   private readonly sql: SqlClient;
   /** Set when an update found nothing to update and created the resource (answers 201). */
   updateCreated = false;
+  /** References written through this (transaction's) repository, for the exchange's audit record. */
+  readonly written: string[] = [];
 
   constructor(
     private readonly deps: RepositoryDeps,
     readonly context: RequestContext,
     sql: SqlClient = deps.db,
     private readonly inTransaction = false,
-    readonly gate?: AccessGate
+    readonly gate?: AccessGate,
+    private readonly audit?: TransactionAudit
   ) {
     super();
     this.sql = guardSql(sql, deps.onDbError);
@@ -93,7 +96,13 @@ export class PgRepository extends FhirRepository {
       return callback(this);
     }
     try {
-      const result = await this.deps.db.transaction((tx) => callback(new PgRepository(this.deps, this.context, tx, true, this.gate) as this));
+      const result = await this.deps.db.transaction(async (tx) => {
+        const txRepo = new PgRepository(this.deps, this.context, tx, true, this.gate, this.audit);
+        const r = await callback(txRepo as this);
+        // Last, just before COMMIT: the audit chain's lock is held until the transaction ends.
+        if (this.audit && txRepo.written.length) await this.audit.inTransaction(txRepo.sql, txRepo.written);
+        return r;
+      });
       this.gate?.committed();
       return result;
     } catch (err) {
@@ -175,6 +184,10 @@ export class PgRepository extends FhirRepository {
     return JSON.parse(row.content) as WithId<T>;
   }
 
+  private async mayRead(row: CurrentRow): Promise<boolean> {
+    return !this.gate || (await this.gate.filter(this.sql, [row], 'read')).length > 0;
+  }
+
   /** The current row if it exists and the gate lets the requester see it: withheld is indistinguishable from absent. */
   private async visible(resourceType: string, id: string): Promise<CurrentRow | undefined> {
     const row = await this.current(resourceType, id, false);
@@ -234,6 +247,9 @@ export class PgRepository extends FhirRepository {
     }
     return this.withTransaction(async (tx) => {
       const existing = await tx.current(resource.resourceType, id, true);
+      // A resource the requester may not read is, for them, not there: never overwritten by them (an
+      // agreement to share does not let a party overwrite what the person refused to share with it).
+      if (existing && !(await tx.mayRead(existing))) throw new OperationOutcomeError(notFound);
       if (options?.ifMatch !== undefined) {
         const expected = parseEtag(options.ifMatch);
         if (!existing || existing.deleted || String(existing.version_id) !== expected) {
@@ -254,12 +270,15 @@ export class PgRepository extends FhirRepository {
   async deleteResource(resourceType: string, id: string, options?: { ifMatch?: string }): Promise<void> {
     checkType(resourceType);
     await this.withTransaction(async (tx) => {
-      const existing = await tx.current(resourceType, id, true);
+      const found = await tx.current(resourceType, id, true);
+      // What the requester may not see is, for them, not there (also for If-Match).
+      const existing = found && (await tx.mayRead(found)) ? found : undefined;
       if (options?.ifMatch !== undefined && (!existing || String(existing.version_id) !== parseEtag(options.ifMatch))) {
         throw new OperationOutcomeError(preconditionFailedMessage(resourceType, id, options.ifMatch));
       }
       if (!existing || existing.deleted) {
-        // Deleting what is not there is a success with nothing to do (R4 http.html#delete).
+        // Deleting what is not there is a success with nothing to do (R4 http.html#delete); what the
+        // requester may not see answers the same, so a delete cannot probe for it.
         return;
       }
       await this.gate?.checkWrite(tx.sql, {
@@ -271,6 +290,7 @@ export class PgRepository extends FhirRepository {
       });
       const lastUpdated = new Date().toISOString();
       await writeVersion(tx.sql, { resourceType, id } as Resource & { id: string }, existing.version_id + 1, lastUpdated, 'delete');
+      tx.written.push(`${resourceType}/${id}`);
       this.deps.db.noteWrites(1);
       if (existing.patient_id) this.gate?.changed([existing.patient_id]);
     });
@@ -336,6 +356,7 @@ export class PgRepository extends FhirRepository {
     const controller = existing?.controller ?? this.context.actor?.organisation.ods;
     const labels = await this.checkWrite(stored, existing);
     await writeVersion(this.sql, stored, versionId, lastUpdated, method, this.deps.baseUrl, controller ?? undefined);
+    this.written.push(`${stored.resourceType}/${stored.id}`);
     this.deps.db.noteWrites(1);
     const touched = [labels.patientId, existing?.patient_id].filter((x): x is string => !!x);
     if (touched.length) this.gate?.changed(touched);

@@ -2,10 +2,12 @@ import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 import { DEFAULT_COUNT, MAX_COUNT, searchQuery } from '../search/search-links.ts';
-import { compileSearch } from '../search/search-sql.ts';
+import { chainTargets, compileSearch } from '../search/search-sql.ts';
+import type { ResolvedChains } from '../search/search-sql.ts';
+import { MAX_GATED_MATCHES } from './gated-rows.ts';
 import { subsetResource } from '../search/subset.ts';
 import { loadIncludes } from './includes.ts';
-import type { AccessGate } from './gate-port.ts';
+import type { AccessGate, LabelRow } from './gate-port.ts';
 import { LABEL_COLUMNS } from './gate-port.ts';
 import { gatedPage, loadContents } from './gated-rows.ts';
 
@@ -13,7 +15,7 @@ import { gatedPage, loadContents } from './gated-rows.ts';
 export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequest, gate?: AccessGate): Promise<Bundle> {
   const count = Math.min(wholeNumber(req.count, DEFAULT_COUNT), MAX_COUNT);
   const offset = wholeNumber(req.offset, 0);
-  const compiled = compileSearch(req, baseUrl);
+  const compiled = compileSearch(req, baseUrl, gate ? await resolveChains(sql, gate, baseUrl, req) : undefined);
   const values = compiled.params.values;
   const from = `FROM resource r WHERE ${compiled.where}`;
 
@@ -78,4 +80,26 @@ export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequ
 /** @medplum/core parses _count/_offset with parseInt: NaN or negatives must not reach the SQL. */
 function wholeNumber(n: number | undefined, fallback: number): number {
   return n !== undefined && Number.isInteger(n) && n >= 0 ? n : fallback;
+}
+
+/**
+ * Chained filters, resolved through the gate one link at a time (innermost
+ * first): each link matches only targets the requester may see, so a chain
+ * never reveals anything about a withheld resource.
+ */
+async function resolveChains(sql: SqlClient, gate: AccessGate, baseUrl: string, req: SearchRequest): Promise<ResolvedChains | undefined> {
+  const chained = (req.filters ?? []).filter((f) => f.code.includes('.'));
+  if (!chained.length) return undefined;
+  const out: ResolvedChains = new Map();
+  for (const f of chained) {
+    const byType = new Map<string, string[]>();
+    for (const { target, inner } of chainTargets(req.resourceType, f)) {
+      const innerReq = { resourceType: target, filters: [inner] } as SearchRequest;
+      const compiled = compileSearch(innerReq, baseUrl, await resolveChains(sql, gate, baseUrl, innerReq));
+      const rows = await sql.query<LabelRow>(`SELECT ${LABEL_COLUMNS} FROM resource r WHERE ${compiled.where} LIMIT ${MAX_GATED_MATCHES}`, compiled.params.values);
+      byType.set(target, (await gate.filter(sql, rows.rows, 'search')).map((r) => r.id));
+    }
+    out.set(f, byType);
+  }
+  return out;
 }

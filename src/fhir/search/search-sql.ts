@@ -56,12 +56,33 @@ function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-export function compileSearch(req: SearchRequest, baseUrl: string): CompiledSearch {
+/**
+ * Under the lawful-basis gate a chain must not look through a withheld
+ * resource (Task?based-on:ServiceRequest.status=x would otherwise reveal a
+ * withheld ServiceRequest's status): the caller resolves each chained filter
+ * to the permitted target ids first, per target type, and the chain then
+ * matches only those.
+ */
+export type ResolvedChains = Map<Filter, Map<string, string[]>>;
+
+/** The (target type, inner filter) pairs a chained filter searches, for resolving it in steps. */
+export function chainTargets(resourceType: string, f: Filter): { target: string; inner: Filter }[] {
+  const chain = parseChain(resourceType, f.code);
+  if (!chain) throw invalid(`Chained search "${f.code}" is not supported on ${resourceType}`, f.code);
+  return chain.targetTypes.map((target) => {
+    const inner = parseSearchRequest(target, { [chain.rest]: f.value }).filters?.[0];
+    if (!inner) throw invalid(`Chained search "${f.code}" has no value`, f.code);
+    return { target, inner };
+  });
+}
+
+export function compileSearch(req: SearchRequest, baseUrl: string, resolved?: ResolvedChains): CompiledSearch {
   const params = new SqlParams();
   const rt = params.add(req.resourceType);
   const conditions = [`r.resource_type = ${rt}`, 'NOT r.deleted'];
   for (const filter of req.filters ?? []) {
-    conditions.push(compileFilter(req.resourceType, filter, rt, params, baseUrl));
+    const ids = resolved?.get(filter);
+    conditions.push(ids ? resolvedChainCondition(req.resourceType, filter, ids, rt, params) : compileFilter(req.resourceType, filter, rt, params, baseUrl));
   }
   const whereParamCount = params.values.length;
   return {
@@ -140,6 +161,15 @@ function chainCondition(resourceType: string, f: Filter, rt: string, p: SqlParam
     const condition = compileFilter(target, inner, tt, p, baseUrl);
     return `(x.target_type = ${tt} AND x.target_id IN (SELECT r.id FROM resource r WHERE r.resource_type = ${tt} AND NOT r.deleted AND ${condition}))`;
   });
+  return `r.id IN (SELECT x.id FROM sp_reference x WHERE x.resource_type = ${rt} AND x.code = ${code} AND (${branches.join(' OR ')}))`;
+}
+
+function resolvedChainCondition(resourceType: string, f: Filter, ids: Map<string, string[]>, rt: string, p: SqlParams): string {
+  const chain = parseChain(resourceType, f.code);
+  if (!chain) throw invalid(`Chained search "${f.code}" is not supported on ${resourceType}`, f.code);
+  const code = p.add(chain.param.code);
+  const branches = [...ids].map(([target, targetIds]) => `(x.target_type = ${p.add(target)} AND x.target_id = ANY(${p.add(targetIds)}::text[]))`);
+  if (!branches.length) return 'false';
   return `r.id IN (SELECT x.id FROM sp_reference x WHERE x.resource_type = ${rt} AND x.code = ${code} AND (${branches.join(' OR ')}))`;
 }
 

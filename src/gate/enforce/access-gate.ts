@@ -26,7 +26,7 @@ export interface RecordedDecision {
  * search over one person's 500 resources asks the engine a handful of times.
  */
 export class RequestGate implements AccessGate {
-  readonly decisions: RecordedDecision[] = [];
+  decisions: RecordedDecision[] = [];
   private readonly memo = new Map<string, Decision>();
   private readonly touched = new Set<string>();
   private readonly requester: Requester | undefined;
@@ -93,6 +93,13 @@ export class RequestGate implements AccessGate {
       this.decisions.push({ ref: `${write.resourceType}/${write.id}`, patientId, operation: 'write', decision });
       if (decision.outcome !== 'permit') throw new OperationOutcomeError(refusal(decision.explanation));
     }
+  }
+
+  /** Removes and returns the decisions about these resources (their audit record has been written). */
+  take(refs: ReadonlySet<string>): RecordedDecision[] {
+    const taken = this.decisions.filter((d) => refs.has(d.ref));
+    if (taken.length) this.decisions = this.decisions.filter((d) => !refs.has(d.ref));
+    return taken;
   }
 
   changed(patientIds: readonly string[]): void {

@@ -9,9 +9,12 @@ import { agreementLabel, careBasis, deny, fire, permit } from './outcome.ts';
  * purpose and data class. A controller writing its own record processes under
  * UK GDPR Art 6(1)(e) + Art 9(2)(h) with DPA 2018 Sch 1 Pt 1 para 2; consent
  * and objection rules do not apply to it (nothing is disclosed). Rule 9
- * never permits writes, so ETREAT/BTG writes are refused first.
+ * never permits writes, so ETREAT/BTG writes are refused first. A party
+ * other than the controller must also be one that may read the record
+ * (`readable`): overwriting is at least as intrusive as reading, so a
+ * relationship and the person's objections (rules 2, 4) bind writes too.
  */
-export function controllerWrite(ctx: Ctx): Decision {
+export function controllerWrite(ctx: Ctx, readable?: Decision): Decision {
   const { q } = ctx;
   if (EMERGENCY.includes(ctx.purpose)) {
     return deny(fire('W-controller-write', 'deny', 'writes are never permitted under an emergency or break-glass purpose'), [
@@ -30,6 +33,12 @@ export function controllerWrite(ctx: Ctx): Decision {
     });
   }
   const agreement = ctx.agreements()[0];
+  if (agreement && readable && readable.outcome !== 'permit') {
+    return deny(
+      fire('W-controller-write', 'deny', `the writing organisation may not read this record (${readable.rules[0]?.rule ?? 'R12-default-deny'}), so it may not overwrite it, agreement or not`),
+      readable.rules,
+    );
+  }
   if (agreement) {
     return permit(
       fire('W-controller-write', 'permit', `the writing organisation and the controller are parties to ${agreementLabel(agreement)} covering this purpose and data class`),

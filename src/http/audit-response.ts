@@ -1,0 +1,41 @@
+import type { Response } from 'express';
+import type { Logger } from 'pino';
+import type { ExchangeAudit } from '../audit/exchange-audit.ts';
+
+const AUDIT_FAILED = JSON.stringify({
+  resourceType: 'OperationOutcome',
+  issue: [{ severity: 'error', code: 'exception', details: { text: 'Internal error: the exchange could not be audited, so nothing was returned.' } }],
+});
+
+/**
+ * Holds the response back until the exchange's audit record is committed:
+ * every answer (success, refusal or error, whichever code path sends it)
+ * ends through res.end, so intercepting it here records each exchange once
+ * without every handler remembering to. If the audit cannot be committed the
+ * answer becomes a 500 and the data is not sent: no disclosure without its
+ * record. A streamed answer (NDJSON import) has already sent its status, so
+ * it can only end.
+ */
+export function auditBeforeResponse(res: Response, audit: ExchangeAudit, logger: Logger, requestId: string): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => Response;
+  let ending = false;
+  res.end = ((...args: unknown[]) => {
+    if (ending) return end(...args);
+    ending = true;
+    audit.finish(res.statusCode).then(
+      () => end(...args),
+      (err: unknown) => {
+        logger.error({ requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'audit record could not be committed');
+        if (res.headersSent) {
+          end();
+          return;
+        }
+        for (const h of ['content-length', 'etag', 'location', 'last-modified', 'content-location']) res.removeHeader(h);
+        res.statusCode = 500;
+        res.setHeader('content-type', 'application/fhir+json; charset=utf-8');
+        end(AUDIT_FAILED);
+      }
+    );
+    return res;
+  }) as Response['end'];
+}
