@@ -123,6 +123,23 @@ describe.each(backends())('audit of exchanges ($name)', (backend) => {
     expect(JSON.parse(rows[0]!.content).type.code).toBe('110114');
   });
 
+  it('an audit that cannot be committed fails the exchange: 500, and nothing disclosed or stored', async () => {
+    await s.db.query('ALTER TABLE audit_event RENAME TO audit_event_away');
+    try {
+      const read = await s.request('GET', 'CarePlan/au-cp', undefined, { authorization: `Bearer ${gp}` });
+      expect(read.status).toBe(500);
+      expect(read.text).not.toContain('au-cp');
+      expect(read.body.resourceType).toBe('OperationOutcome');
+      const cp = (await s.db.query<{ content: string }>("SELECT content FROM resource WHERE resource_type = 'CarePlan' AND id = 'au-cp'")).rows[0]!;
+      const put = await s.request('PUT', 'CarePlan/au-cp', { ...JSON.parse(cp.content), meta: undefined, description: 'not audited' }, { authorization: `Bearer ${council}` });
+      expect(put.status).toBe(500);
+    } finally {
+      await s.db.query('ALTER TABLE audit_event_away RENAME TO audit_event');
+    }
+    const after = await s.request('GET', 'CarePlan/au-cp', undefined, { authorization: `Bearer ${council}` });
+    expect(after.body.description).not.toBe('not audited');
+  });
+
   it('the records form an unbroken chain', async () => {
     const result = await verifyAuditChain(s.db);
     expect(result.ok, JSON.stringify(result.firstBroken)).toBe(true);

@@ -7,7 +7,7 @@ import { parseDateRange } from '../search/date-range.ts';
 import { DEFAULT_COUNT, MAX_COUNT } from '../search/search-links.ts';
 import type { AccessGate, LabelRow } from '../repo/gate-port.ts';
 import { LABEL_COLUMNS } from '../repo/gate-port.ts';
-import { gatedPage, loadContents } from '../repo/gated-rows.ts';
+import { gatedPage, labelsWithLeadingContent, loadContents } from '../repo/gated-rows.ts';
 
 // Audit records describe access to the record; they are not part of it, and
 // only IG may read them.
@@ -94,7 +94,7 @@ export async function patientEverything(sql: SqlClient, baseUrl: string, patient
       SELECT min(kind) AS kind, resource_type, id FROM (SELECT * FROM members UNION ALL SELECT * FROM referenced) u
       GROUP BY resource_type, id
     )
-    SELECT ${gate ? LABEL_COLUMNS : 'r.resource_type, r.id, r.content, count(*) OVER () AS total'}
+    SELECT ${gate ? labelsWithLeadingContent(LABEL_COLUMNS, 'e.kind, r.resource_type, r.id', 2 * (offset + count) + 10) : 'r.resource_type, r.id, r.content, count(*) OVER () AS total'}
       FROM everything e JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id AND NOT r.deleted
      WHERE ($4::text[] IS NULL OR r.resource_type = ANY($4::text[]))
        AND ($5::timestamptz IS NULL OR r.last_updated >= $5::timestamptz)

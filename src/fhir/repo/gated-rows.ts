@@ -16,7 +16,17 @@ export interface GatedPage<T extends LabelRow> {
   hasMore: boolean;
 }
 
-export async function gatedPage<T extends LabelRow>(
+/**
+ * The label columns, plus the content of the first `n` matches in the
+ * query's own order: one round trip answers the usual search (one person's
+ * record, a page of it), and a second (loadContents) is needed only when
+ * withheld rows push the page past them.
+ */
+export function labelsWithLeadingContent(labelColumns: string, orderBy: string, n: number): string {
+  return `${labelColumns}, CASE WHEN row_number() OVER (ORDER BY ${orderBy}) <= ${Math.max(0, Math.floor(n))} THEN r.content END AS content`;
+}
+
+export async function gatedPage<T extends LabelRow & { content?: string | null }>(
   sql: SqlClient,
   gate: AccessGate,
   labelQuery: { text: string; values: unknown[] },
@@ -36,8 +46,9 @@ export async function gatedPage<T extends LabelRow>(
 }
 
 /** Current content of these resources, in the given order (deleted ones are skipped). */
-export async function loadContents(sql: SqlClient, rows: readonly LabelRow[]): Promise<{ row: LabelRow; content: string }[]> {
+export async function loadContents(sql: SqlClient, rows: readonly (LabelRow & { content?: string | null })[]): Promise<{ row: LabelRow; content: string }[]> {
   if (!rows.length) return [];
+  if (rows.every((x) => typeof x.content === 'string')) return rows.map((row) => ({ row, content: row.content as string }));
   const r = await sql.query<{ resource_type: string; id: string; content: string }>(
     `SELECT r.resource_type, r.id, r.content FROM resource r
        JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i

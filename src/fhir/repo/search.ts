@@ -9,7 +9,7 @@ import { subsetResource } from '../search/subset.ts';
 import { loadIncludes } from './includes.ts';
 import type { AccessGate, LabelRow } from './gate-port.ts';
 import { LABEL_COLUMNS } from './gate-port.ts';
-import { gatedPage, loadContents } from './gated-rows.ts';
+import { gatedPage, labelsWithLeadingContent, loadContents } from './gated-rows.ts';
 
 /** Runs a search and assembles the searchset Bundle: matches, includes, total, links. */
 export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequest, gate?: AccessGate): Promise<Bundle> {
@@ -23,7 +23,9 @@ export async function runSearch(sql: SqlClient, baseUrl: string, req: SearchRequ
   let hasMore = false;
   let total: number | undefined;
   if (gate) {
-    const gated = await gatedPage(sql, gate, { text: `SELECT ${LABEL_COLUMNS} ${from} ORDER BY ${compiled.orderBy}`, values }, offset, count);
+    // Content comes with the labels for the page and as many rows again, for what the gate may withhold.
+    const columns = labelsWithLeadingContent(LABEL_COLUMNS, compiled.orderBy, 2 * (offset + count) + 10);
+    const gated = await gatedPage(sql, gate, { text: `SELECT ${columns} ${from} ORDER BY ${compiled.orderBy}`, values }, offset, count);
     rows = (await loadContents(sql, gated.page)).map((x) => ({ id: x.row.id, content: x.content }));
     hasMore = gated.hasMore;
     if (req.total !== 'none') total = gated.total;
