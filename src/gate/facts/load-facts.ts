@@ -4,10 +4,8 @@ import type { BreakGlassWindow, PersonFacts } from '../types.ts';
 import { consentFact } from './consent-facts.ts';
 
 /**
- * Loads what the rules need to know about people, from the store: one query
- * for the fact-bearing resources of all the people asked about, one for the
- * organisations holding records about them, one for opt-outs and one for
- * break-glass windows. The resource labels (patient_id, controller) written
+ * Loads what the rules need to know about people, from the store, in one
+ * query for all the people asked about. The resource labels (patient_id, controller) written
  * with every version make these index lookups, not scans.
  */
 const FACT_TYPES = ['Patient', 'Consent', 'CareTeam', 'ServiceRequest', 'EpisodeOfCare', 'CarePlan', 'Flag'];
@@ -16,11 +14,14 @@ const NHS_NUMBER = 'https://fhir.nhs.uk/Id/nhs-number';
 const CLIENT_TYPE = 'https://joinedup.org.uk/fhir/StructureDefinition/social-care-client-type';
 const ENQUIRY_KIND = 'https://joinedup.org.uk/fhir/CodeSystem/safeguarding-enquiry-kind';
 
+/** A tagged row: f = fact resource, h = record holder, o = opted out, b = break-glass window (columns reused). */
 interface Row {
-  resource_type: string;
+  kind: 'f' | 'h' | 'o' | 'b';
+  resource_type: string | null;
   patient_id: string;
-  content: string;
   controller: string | null;
+  content: string | null;
+  extra: string | null;
 }
 
 export async function loadPersonFacts(sql: SqlClient, patientIds: readonly string[]): Promise<Map<string, PersonFacts>> {
@@ -28,37 +29,34 @@ export async function loadPersonFacts(sql: SqlClient, patientIds: readonly strin
   const out = new Map<string, PersonFacts>();
   if (!ids.length) return out;
   for (const id of ids) out.set(id, emptyFacts(id));
+  // One round trip: the fact-bearing resources, the organisations holding
+  // records (deleted ones too: they held the record), the opt-out (through the
+  // Patient's indexed NHS number) and the break-glass windows, as tagged rows.
   const rows = await sql.query<Row>(
-    `SELECT resource_type, patient_id, content, controller FROM resource
-      WHERE patient_id = ANY($1::text[]) AND NOT deleted AND resource_type = ANY($2::text[])`,
-    [ids, FACT_TYPES]
+    `SELECT 'f' AS kind, resource_type, patient_id, controller, content, NULL AS extra
+       FROM resource WHERE patient_id = ANY($1::text[]) AND NOT deleted AND resource_type = ANY($2::text[])
+     UNION ALL
+     SELECT DISTINCT 'h', NULL, patient_id, controller, NULL, NULL
+       FROM resource WHERE patient_id = ANY($1::text[]) AND controller IS NOT NULL
+     UNION ALL
+     SELECT 'o', NULL, t.id, NULL, NULL, NULL
+       FROM sp_token t JOIN data_opt_out o ON o.nhs_number = t.value AND o.opted_out
+      WHERE t.resource_type = 'Patient' AND t.id = ANY($1::text[]) AND t.code = 'identifier' AND t.system = $3
+     UNION ALL
+     SELECT 'b', client_id, patient_id, user_id, justification_hash, to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+       FROM break_glass_window WHERE patient_id = ANY($1::text[])`,
+    [ids, FACT_TYPES, NHS_NUMBER]
   );
-  const nhsNumbers = new Map<string, string>();
   for (const row of rows.rows) {
     const facts = out.get(row.patient_id);
-    if (facts) apply(facts, row, nhsNumbers);
-  }
-  const holders = await sql.query<{ patient_id: string; controller: string }>(
-    `SELECT DISTINCT patient_id, controller FROM resource WHERE patient_id = ANY($1::text[]) AND controller IS NOT NULL`,
-    [ids]
-  );
-  for (const h of holders.rows) out.get(h.patient_id)?.recordHolders.push(h.controller);
-  if (nhsNumbers.size) {
-    const optOut = await sql.query<{ nhs_number: string }>(`SELECT nhs_number FROM data_opt_out WHERE nhs_number = ANY($1::text[]) AND opted_out`, [
-      [...nhsNumbers.keys()],
-    ]);
-    for (const o of optOut.rows) {
-      const f = out.get(nhsNumbers.get(o.nhs_number) as string);
-      if (f) f.nationalDataOptOut = true;
+    if (!facts) continue;
+    if (row.kind === 'f') apply(facts, row);
+    else if (row.kind === 'h' && row.controller) facts.recordHolders.push(row.controller);
+    else if (row.kind === 'o') facts.nationalDataOptOut = true;
+    else if (row.kind === 'b') {
+      const win: BreakGlassWindow = { clientId: row.resource_type ?? '', userId: row.controller ?? '', justificationHash: row.content ?? '', openedAt: row.extra ?? '' };
+      facts.breakGlass.push(win);
     }
-  }
-  const windows = await sql.query<{ patient_id: string; client_id: string; user_id: string; justification_hash: string; opened_at: Date | string }>(
-    `SELECT patient_id, client_id, user_id, justification_hash, opened_at FROM break_glass_window WHERE patient_id = ANY($1::text[])`,
-    [ids]
-  );
-  for (const w of windows.rows) {
-    const win: BreakGlassWindow = { clientId: w.client_id, userId: w.user_id, justificationHash: w.justification_hash, openedAt: new Date(w.opened_at).toISOString() };
-    out.get(w.patient_id)?.breakGlass.push(win);
   }
   return out;
 }
@@ -79,16 +77,14 @@ export function emptyFacts(patientId: string): PersonFacts {
   };
 }
 
-function apply(facts: PersonFacts, row: Row, nhsNumbers: Map<string, string>): void {
-  const r = JSON.parse(row.content) as { resourceType: string };
+function apply(facts: PersonFacts, row: Row): void {
+  const r = JSON.parse(row.content ?? '{}') as { resourceType: string };
   switch (r.resourceType) {
     case 'Patient': {
       const p = r as Patient;
       if (p.birthDate) facts.birthDate = p.birthDate;
       facts.isCarer = isCarer(p.extension);
       facts.registeredGp.push(...(p.generalPractitioner ?? []).flatMap(odsOf));
-      const nhs = p.identifier?.find((i) => i.system === NHS_NUMBER)?.value;
-      if (nhs) nhsNumbers.set(nhs, facts.patientId);
       break;
     }
     case 'Consent': {
