@@ -40,6 +40,8 @@ export interface FhirHandlerDeps {
   audit: AuditBatcher;
   /** Benchmark baseline only: no RequestGate on the repository. */
   ungated?: boolean;
+  /** After each committed write transaction (FHIR Subscriptions). */
+  onCommitted?: (context: RequestContext, written: readonly string[]) => void;
   capabilityStatement: () => Resource;
 }
 
@@ -95,6 +97,7 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
       validator: deps.validator,
       baseUrl: deps.baseUrl,
       onDbError: (err) => deps.logger.error({ requestId: context.requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'database error'),
+      ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
     },
     context,
     deps.db,

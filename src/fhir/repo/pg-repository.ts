@@ -42,6 +42,12 @@ export interface RepositoryDeps {
   validator: ResourceValidator;
   baseUrl: string;
   onDbError: DbErrorListener;
+  /**
+   * After a write transaction commits, with the references it wrote (FHIR
+   * Subscriptions notify from here). Never called for a rolled-back write;
+   * must not throw (it runs after the answer is decided).
+   */
+  onCommitted?: (context: RequestContext, written: readonly string[]) => void;
 }
 
 interface CurrentRow extends LabelRow {
@@ -96,14 +102,17 @@ export class PgRepository extends FhirRepository {
       return callback(this);
     }
     try {
+      let written: readonly string[] = [];
       const result = await this.deps.db.transaction(async (tx) => {
         const txRepo = new PgRepository(this.deps, this.context, tx, true, this.gate, this.audit);
         const r = await callback(txRepo as this);
         // Last, just before COMMIT: the audit chain's lock is held until the transaction ends.
         if (this.audit && txRepo.written.length) await this.audit.inTransaction(txRepo.sql, txRepo.written);
+        written = txRepo.written;
         return r;
       });
       this.gate?.committed();
+      if (written.length) this.deps.onCommitted?.(this.context, written);
       return result;
     } catch (err) {
       // BEGIN/COMMIT failures come from outside the guarded client.
