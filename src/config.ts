@@ -46,6 +46,17 @@ const ConfigSchema = z.object({
   // caseload import longer than this must be sent in parts (the CLI does); 0 disables it.
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  // FHIR Subscriptions (docs/subscriptions.md): endpoints must be https, except plain http to
+  // these hosts (comma-separated; loopback names only make sense in development and tests).
+  SUBSCRIPTION_HTTP_HOSTS: z.string().default(''),
+  // Delivery retries: first retry after the base delay, doubling up to the cap, for at most this many attempts.
+  SUBSCRIPTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  SUBSCRIPTION_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(1_000),
+  SUBSCRIPTION_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
+  // A Subscription shows status "error" after this many consecutive failed attempts (and "active" again after a success).
+  SUBSCRIPTION_ERROR_AFTER: z.coerce.number().int().min(1).max(100).default(3),
+  SUBSCRIPTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

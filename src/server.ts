@@ -19,6 +19,9 @@ import { loadAgreements } from './gate/agreements/agreement-store.ts';
 import { createGateServices } from './gate/enforce/gate-services.ts';
 import type { GateServices } from './gate/enforce/gate-services.ts';
 import { createLogger } from './ops/logger.ts';
+import { jointWorkRules } from './joint-work/joint-work-rules.ts';
+import { withSubscriptionRules } from './subscriptions/rules.ts';
+import { SubscriptionService } from './subscriptions/service.ts';
 import { VERSION } from './version.ts';
 
 export interface RunningServer {
@@ -33,6 +36,8 @@ export interface RunningServer {
   clients: ClientRegistry;
   /** The gate's shared caches (tests and the CLI invalidate agreements through it). */
   gate: GateServices;
+  /** FHIR Subscriptions: the rest-hook delivery loop (tests wait on it with settled()). */
+  subscriptions: SubscriptionService;
   close(): Promise<void>;
 }
 
@@ -78,7 +83,29 @@ export async function startServer(config: Config, existingDb?: Database, options
     loadAgreements: (sql) => loadAgreements(sql),
   });
   const audit = new AuditBatcher(db);
-  server.on('request', createApp({ config, baseUrl, db, validator, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, audit, ungated: options.ungatedBaselineForBenchmarks === true }));
+  // Joint work (issue #7): request workflow, care team roles, duplicate assessments (config/joint-work.json).
+  const writeRules = jointWorkRules();
+  // Subscriptions (docs/subscriptions.md): our rules on top of R4 validation, and delivery after each commit.
+  const storeValidator = withSubscriptionRules(validator, { httpHosts: new Set(config.SUBSCRIPTION_HTTP_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)) });
+  const subscriptions = new SubscriptionService({
+    db,
+    validator: storeValidator,
+    baseUrl: `${baseUrl}/fhir`,
+    gate,
+    audit,
+    logger,
+    clientStatus: auth.clientStatus,
+    options: {
+      maxAttempts: config.SUBSCRIPTION_MAX_ATTEMPTS,
+      retryBaseMs: config.SUBSCRIPTION_RETRY_BASE_MS,
+      retryMaxMs: config.SUBSCRIPTION_RETRY_MAX_MS,
+      errorAfter: config.SUBSCRIPTION_ERROR_AFTER,
+      timeoutMs: config.SUBSCRIPTION_TIMEOUT_MS,
+      pollMs: config.SUBSCRIPTION_POLL_MS,
+    },
+  });
+  server.on('request', createApp({ config, baseUrl, db, validator: storeValidator, onCommitted: subscriptions.onCommitted, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, audit, writeRules, ungated: options.ungatedBaselineForBenchmarks === true }));
+  subscriptions.start();
   return {
     url,
     baseUrl,
@@ -89,6 +116,7 @@ export async function startServer(config: Config, existingDb?: Database, options
     keys,
     clients,
     gate,
+    subscriptions,
     async close() {
       // Stop accepting, let requests in flight finish (their writes commit or
       // roll back whole), then cut whatever is still open after the grace period.
@@ -97,6 +125,8 @@ export async function startServer(config: Config, existingDb?: Database, options
       const timer = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(timer);
+      // Deliveries in flight finish (and are audited); queued ones wait in the database for the next start.
+      await subscriptions.stop();
       // Requests have finished: their audit records are queued or written; write the rest before the database goes.
       await audit.close();
       if (!existingDb) await db.close();

@@ -271,6 +271,70 @@ CREATE TRIGGER audit_chain_anchor_no_truncate BEFORE TRUNCATE ON audit_chain_anc
   FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 `,
   },
+  {
+    version: 6,
+    name: 'subscriptions: who subscribed, and the delivery queue',
+    sql: `
+-- Who created (or last changed) each Subscription, as authenticated then: the
+-- gate decides every notification as a read by this actor (src/subscriptions/).
+-- Identifiers only, never a user's name.
+CREATE TABLE subscription_owner (
+  subscription_id text PRIMARY KEY,
+  client_id text NOT NULL,
+  actor jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+-- Notifications waiting to be sent (a reference to what changed, never content):
+-- claimed with a lease (next_attempt_at moved forward), deleted when delivered,
+-- not matched, withheld by the gate, or out of attempts.
+CREATE TABLE subscription_delivery (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  subscription_id text NOT NULL,
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  last_error text,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX subscription_delivery_due_idx ON subscription_delivery (next_attempt_at);
+CREATE INDEX subscription_delivery_subscription_idx ON subscription_delivery (subscription_id);
+`,
+  },
+  {
+    version: 7,
+    name: 'joint work: duplicate assessments noticed',
+    sql: `
+-- One row each time an assessment Task was created while another of the same
+-- kind for the same person was open within the window (src/joint-work/
+-- duplicate-assessments.ts). disclosed: the writer could see the earlier one
+-- and was pointed at it (the "duplicates avoided" measure counts these).
+-- References and codes only, never content.
+CREATE TABLE joint_work_duplicate (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  noticed_at timestamptz NOT NULL DEFAULT now(),
+  organisation text,
+  patient_id text NOT NULL,
+  task_id text NOT NULL,
+  existing_task_id text NOT NULL,
+  kind text NOT NULL,
+  disclosed boolean NOT NULL
+);
+CREATE INDEX joint_work_duplicate_noticed_idx ON joint_work_duplicate (noticed_at, organisation);
+`,
+  },
+  {
+    version: 8,
+    name: 'audit: indexes for IG searches by user, purpose and lawful basis',
+    sql: `
+-- IG searches by one of these alone over 1,000,000 events need them to stay
+-- under 100 ms p99 (bench/ig-search.ts: 479 / 145 / 144 ms without, 8 / 6 /
+-- 10 ms with); they cost about 20% on bulk audit inserts.
+CREATE INDEX audit_event_user_idx ON audit_event (user_id, recorded);
+CREATE INDEX audit_event_purpose_idx ON audit_event (purpose, recorded);
+CREATE INDEX audit_event_lawful_basis_idx ON audit_event (lawful_basis, recorded);
+`,
+  },
 ];
 
 /**

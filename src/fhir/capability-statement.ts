@@ -28,9 +28,11 @@ export function buildCapabilityStatement(
       type,
       // The profile every write of this type is validated against (profiles/profiles.json).
       profile: profileForType(type) ?? `http://hl7.org/fhir/StructureDefinition/${type}`,
-      interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map(
-        (code) => ({ code: code as 'read' })
-      ),
+      // AuditEvents are written by the gateway alone (its audit store); clients may only read them.
+      interaction: (type === 'AuditEvent'
+        ? ['read', 'vread', 'history-instance', 'history-type', 'search-type']
+        : ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type']
+      ).map((code) => ({ code: code as 'read' })),
       versioning: 'versioned-update',
       readHistory: true,
       updateCreate: true,

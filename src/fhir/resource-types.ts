@@ -21,6 +21,8 @@ export const SUPPORTED_RESOURCE_TYPES = [
   'Flag',
   'Provenance',
   'AuditEvent',
+  // Notifications (rest-hook) to the subscribing client: src/subscriptions/, docs/subscriptions.md.
+  'Subscription',
 ] as const;
 
 export type SupportedResourceType = (typeof SUPPORTED_RESOURCE_TYPES)[number];

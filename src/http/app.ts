@@ -18,11 +18,13 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/sql-client.ts';
 import { buildCapabilityStatement } from '../fhir/capability-statement.ts';
 import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
+import type { WriteRules } from '../fhir/repo/write-rules-port.ts';
 import { isSupportedResourceType } from '../fhir/resource-types.ts';
 import type { RequestContext } from '../request-context.ts';
 import { COUNCIL_SCHEMA_PATH, councilSchemaHandler } from './council-schema-route.ts';
 import { councilRouter } from './council-routes.ts';
 import { cdsRouter } from '../cds/cds-routes.ts';
+import { igRouter } from '../ig/ig-routes.ts';
 import { fhirHandler } from './fhir-handler.ts';
 import { sendJson } from './fhir-response.ts';
 import { bodyErrorToHttp, jsonBody } from './json-body.ts';
@@ -43,6 +45,10 @@ export interface AppDeps {
   audit: AuditBatcher;
   /** Benchmark baseline only (ServerOptions.ungatedBaselineForBenchmarks): /fhir without the gate. */
   ungated?: boolean;
+  /** After each committed write transaction, with the references written (FHIR Subscriptions). */
+  onCommitted?: (context: RequestContext, written: readonly string[]) => void;
+  /** Business rules on every FHIR write (joint work, src/joint-work/). */
+  writeRules?: WriteRules;
 }
 
 /** The identity services the composition root builds (server.ts). */
@@ -104,6 +110,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/fhir/CodeSystem', codeSystemSearch);
   app.get('/fhir/CodeSystem/:id', codeSystemRead);
   app.use(councilRouter(deps)); // POST /council/v1/records: authenticates and parses its own body (council-routes.ts)
+  app.use(igRouter(deps)); // /ig/v1: IG API, information-governance clients only (src/ig/ig-routes.ts)
   app.use(cdsRouter(deps)); // CDS Hooks consent decision service (src/cds/cds-routes.ts)
   app.post(
     TOKEN_PATH,
@@ -153,6 +160,8 @@ export function createApp(deps: AppDeps): express.Express {
       gate: deps.gate,
       audit: deps.audit,
       ungated: deps.ungated === true,
+      ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
+      ...(deps.writeRules ? { writeRules: deps.writeRules } : {}),
       capabilityStatement: () => (capability ??= capabilityStatement(deps)),
     })
   );
@@ -207,7 +216,7 @@ function tokenFormError(err: unknown, _req: Request, res: Response, next: NextFu
 }
 
 // Our own discovery and OAuth path segments, kept in logs as they are.
-const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem']);
+const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem', 'ig', 'audit-events', 'audit-events.csv', 'patients', 'access-report', 'reviews', 'audit-chain', 'verify']);
 
 /**
  * The shape of a request path, safe for logs and error texts: a client may

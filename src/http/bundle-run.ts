@@ -6,6 +6,7 @@ import type { Bundle, BundleEntry, BundleEntryRequest, OperationOutcome, Resourc
 import type { PgRepository } from '../fhir/repo/pg-repository.ts';
 import type { BundlePlan, PlannedEntry } from './bundle-plan.ts';
 import { publicOutcome } from './outcome.ts';
+import { notesOutcome } from './write-notes.ts';
 
 /**
  * Runs a planned batch or transaction and answers it entry for entry
@@ -27,6 +28,10 @@ export async function runBundle(router: FhirRouter, repo: PgRepository, plan: Bu
   const entry: BundleEntry[] = new Array(plan.size);
   plan.forward.forEach((p, k) => {
     entry[p.index] = responseEntry(results[k] ?? {}, p);
+    // Informational issues the write rules raised about this entry's resource (R4: entry.response.outcome).
+    const notes = notesOutcome(entry[p.index]?.resource, repo.notes);
+    const response = entry[p.index]?.response;
+    if (notes && response) response.outcome = { ...(response.outcome ?? { resourceType: 'OperationOutcome' }), issue: [...((response.outcome as OperationOutcome | undefined)?.issue ?? []), ...notes.issue] } as OperationOutcome;
   });
   for (const [i, r] of plan.rejected) {
     entry[i] = { response: { status: statusLine(r.status), outcome: r.outcome } };

@@ -17,6 +17,9 @@ import { auditBeforeResponse } from './audit-response.ts';
 import { PgRepository } from '../fhir/repo/pg-repository.ts';
 import { parseDateRange } from '../fhir/search/date-range.ts';
 import type { ResourceValidator } from '../fhir/repo/validator-port.ts';
+import type { WriteRules } from '../fhir/repo/write-rules-port.ts';
+import { overdueRequests } from '../joint-work/overdue.ts';
+import { withNotes } from './write-notes.ts';
 import type { RequestContext } from '../request-context.ts';
 import { normaliseEtag, planBundle } from './bundle-plan.ts';
 import type { PlannedEntry } from './bundle-plan.ts';
@@ -42,6 +45,8 @@ export interface FhirHandlerDeps {
   ungated?: boolean;
   /** After each committed write transaction (FHIR Subscriptions). */
   onCommitted?: (context: RequestContext, written: readonly string[]) => void;
+  /** Business rules on every write (joint work, src/joint-work/). */
+  writeRules?: WriteRules;
   capabilityStatement: () => Resource;
 }
 
@@ -87,6 +92,7 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   }
   // Authorisation comes before anything else looks at the request, so a
   // client learns nothing (not even a 404) about what its token may not touch.
+  refuseAuditWrites(route);
   requireScopes(context, scopeNeeds(route, query, route.kind === 'create' && req.headers['if-none-exist'] !== undefined));
   const gate = deps.ungated ? undefined : new RequestGate(deps.gate, context);
   const audit = route.kind === 'metadata' ? undefined : new ExchangeAudit(deps.audit, context, interactionOf(route, req.body), gate, auditExtra(route, rawQuery));
@@ -98,6 +104,7 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
       baseUrl: deps.baseUrl,
       onDbError: (err) => deps.logger.error({ requestId: context.requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'database error'),
       ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
+      ...(deps.writeRules ? { writeRules: deps.writeRules } : {}),
     },
     context,
     deps.db,
@@ -146,7 +153,10 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
           deps.router,
           repo,
           // Every entry is authorised before any of them runs: one entry outside the token's scopes refuses the whole Bundle.
-          planBundle(req.body, deps.baseUrl, deps.validator, (p) => requireScopes(context, entryScopeNeeds(p), `Bundle.entry[${p.index}]`))
+          planBundle(req.body, deps.baseUrl, deps.validator, (p) => {
+            refuseAuditWrites(p.route, `Bundle.entry[${p.index}]`);
+            requireScopes(context, entryScopeNeeds(p), `Bundle.entry[${p.index}]`);
+          })
         )
       );
       return;
@@ -158,6 +168,12 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
       break;
   }
 
+  if (route.kind === 'search' && route.type === 'Task' && query.get('_query') === 'overdue') {
+    // Named query (R4 search.html#query): joint work requests past their response deadline (src/joint-work/overdue.ts).
+    const filter = { ...(query.get('owner') ? { owner: query.get('owner') as string } : {}), ...(query.get('requester') ? { requester: query.get('requester') as string } : {}) };
+    sendJson(res, 200, await overdueRequests(repo, deps.baseUrl, new Date(), filter));
+    return;
+  }
   if (route.kind === 'search') {
     const { kept, unknown } = partitionSearchQuery(route.type, query);
     if (unknown.length && prefs.strict) {
@@ -190,7 +206,21 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   }
   // PUT that created the resource: R4 http.html#update says 201.
   const finalStatus = route.kind === 'update' && repo.updateCreated ? 201 : status;
-  sendResource(res, finalStatus, resource, publicOutcome(outcome), prefs as Preferences, deps.baseUrl);
+  // Informational issues from the write rules (e.g. an existing assessment): in the OperationOutcome, and as a tag on the representation.
+  const noted = withNotes(resource, publicOutcome(outcome), repo.notes);
+  sendResource(res, finalStatus, noted.resource, noted.outcome, prefs as Preferences, deps.baseUrl);
+}
+
+/**
+ * Audit records are written by the gateway alone, into the hash-chained
+ * audit store (issue #6); a client-written AuditEvent would be a forgery
+ * beside them. Reads of the real ones go through the IG API.
+ */
+function refuseAuditWrites(route: Route, where?: string): void {
+  const writes = route.kind === 'create' || route.kind === 'update' || route.kind === 'delete' || route.kind === 'patch';
+  if (writes && route.type === 'AuditEvent') {
+    throw httpError(405, 'not-supported', 'AuditEvents are recorded by the gateway only; clients cannot create, change or delete them', where ? [where] : undefined);
+  }
 }
 
 /** The FHIR interaction an exchange is, as BALP names it. */

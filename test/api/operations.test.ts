@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
+import { PgRepository } from '../../src/fhir/repo/pg-repository.ts';
+import { createValidator } from '../../src/fhir/validation/validator.ts';
 import { backends } from '../support/backends.ts';
 import { testCarePlan, testPatient } from '../support/fixtures.ts';
 import { suiteServer } from '../support/test-server.ts';
@@ -22,6 +24,7 @@ const SUPPORTED = [
   'Flag',
   'Provenance',
   'AuditEvent',
+  'Subscription',
 ];
 
 /** A value of the right shape for a search parameter of this type; what matters is that the server understands it. */
@@ -54,7 +57,7 @@ describe.each(backends())('metadata and the everything and validate operations (
   };
 
   describe('GET metadata', () => {
-    test('is a CapabilityStatement for exactly the 18 supported types, with batch and transaction', async () => {
+    test('is a CapabilityStatement for exactly the 19 supported types, with batch and transaction', async () => {
       const res = await s.request('GET', 'metadata');
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toContain('application/fhir+json');
@@ -69,9 +72,9 @@ describe.each(backends())('metadata and the everything and validate operations (
       expect(rest.resource.map((r: any) => r.type).sort()).toEqual([...SUPPORTED].sort());
       expect(rest.interaction.map((i: any) => i.code).sort()).toEqual(['batch', 'transaction']);
       for (const r of rest.resource) {
-        expect(r.interaction.map((i: any) => i.code).sort()).toEqual(
-          ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'search-type', 'update', 'vread'].sort()
-        );
+        // AuditEvents are recorded by the gateway only: clients read them, never write them.
+        const writes = r.type === 'AuditEvent' ? [] : ['create', 'delete', 'patch', 'update'];
+        expect(r.interaction.map((i: any) => i.code).sort()).toEqual([...writes, 'history-instance', 'history-type', 'read', 'search-type', 'vread'].sort());
         expect(r.conditionalUpdate).toBe(false);
         expect(r.conditionalDelete).toBe('not-supported');
         expect(r.operation.map((o: any) => o.name)).toEqual(r.type === 'Patient' ? ['validate', 'everything'] : ['validate']);
@@ -163,7 +166,9 @@ describe.each(backends())('metadata and the everything and validate operations (
         await create({ resourceType: 'QuestionnaireResponse', status: 'completed', subject: P }),
       ];
       referenced = [org, worker, author];
-      audit = await create({
+      // Clients cannot write AuditEvents (405); one stored by the gateway itself in the resource table
+      // (as a database from before the audit store might hold) must still never appear.
+      audit = await writeDirect({
         resourceType: 'AuditEvent',
         type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110110' },
         recorded: '2025-01-01T00:00:00Z',
@@ -175,6 +180,10 @@ describe.each(backends())('metadata and the everything and validate operations (
     });
 
     const everything = (query = '') => s.request('GET', `Patient/${patient.id}/$everything${query}`);
+    async function writeDirect(resource: any): Promise<any> {
+      const repo = new PgRepository({ db: s.db, validator: createValidator(), baseUrl: `${s.baseUrl}/fhir`, onDbError: () => undefined }, { requestId: 'test', authMode: 'smart' });
+      return repo.createResource(resource);
+    }
     const keyOf = (r: any): string => `${r.resourceType}/${r.id}`;
 
     test('holds the patient, the compartment and what it refers to, and nothing else', async () => {

@@ -35,6 +35,7 @@ import { invalidResource } from './outcomes.ts';
 import type { ResourceValidator } from './validator-port.ts';
 import { writeVersion } from './write-version.ts';
 import type { AccessGate, LabelRow, TransactionAudit } from './gate-port.ts';
+import type { WriteNote, WriteRules } from './write-rules-port.ts';
 import { resourceLabels } from '../../gate/labels/resource-labels.ts';
 
 export interface RepositoryDeps {
@@ -48,6 +49,8 @@ export interface RepositoryDeps {
    * must not throw (it runs after the answer is decided).
    */
   onCommitted?: (context: RequestContext, written: readonly string[]) => void;
+  /** Business rules on every version written (joint work, issue #7; write-rules-port.ts). */
+  writeRules?: WriteRules;
 }
 
 interface CurrentRow extends LabelRow {
@@ -71,6 +74,8 @@ export class PgRepository extends FhirRepository {
   updateCreated = false;
   /** References written through this (transaction's) repository, for the exchange's audit record. */
   readonly written: string[] = [];
+  /** Informational issues the write rules raised, shared with a transaction's child repositories. */
+  notes: WriteNote[] = [];
 
   constructor(
     private readonly deps: RepositoryDeps,
@@ -105,6 +110,7 @@ export class PgRepository extends FhirRepository {
       let written: readonly string[] = [];
       const result = await this.deps.db.transaction(async (tx) => {
         const txRepo = new PgRepository(this.deps, this.context, tx, true, this.gate, this.audit);
+        txRepo.notes = this.notes;
         const r = await callback(txRepo as this);
         // Last, just before COMMIT: the audit chain's lock is held until the transaction ends.
         if (this.audit && txRepo.written.length) await this.audit.inTransaction(txRepo.sql, txRepo.written);
@@ -353,23 +359,53 @@ export class PgRepository extends FhirRepository {
   ): Promise<WithId<T>> {
     const lastUpdated = new Date().toISOString();
     const { meta, ...rest } = resource;
-    const stored = {
+    let stored = {
       ...rest,
       meta: { ...meta, versionId: String(versionId), lastUpdated },
     } as unknown as WithId<T>;
-    const issues = this.deps.validator.validate(stored);
-    if (issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
-      throw new OperationOutcomeError(invalidResource(issues));
-    }
+    this.validate(stored);
     // The record keeps the controller it had; a new one belongs to the organisation creating it.
     const controller = existing?.controller ?? this.context.actor?.organisation.ods;
     const labels = await this.checkWrite(stored, existing);
+    if (this.deps.writeRules) stored = await this.applyWriteRules(stored, existing);
     await writeVersion(this.sql, stored, versionId, lastUpdated, method, this.deps.baseUrl, controller ?? undefined);
     this.written.push(`${stored.resourceType}/${stored.id}`);
     this.deps.db.noteWrites(1);
     const touched = [labels.patientId, existing?.patient_id].filter((x): x is string => !!x);
     if (touched.length) this.gate?.changed(touched);
     return stored;
+  }
+
+  private validate(resource: Resource): void {
+    const issues = this.deps.validator.validate(resource);
+    if (issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
+      throw new OperationOutcomeError(invalidResource(issues));
+    }
+  }
+
+  /** The write rules (after validation and the gate): errors refuse (422), other issues become notes. */
+  private async applyWriteRules<T extends Resource>(stored: WithId<T>, existing: CurrentRow | undefined): Promise<WithId<T>> {
+    const rules = this.deps.writeRules as WriteRules;
+    const previous = existing && !existing.deleted && existing.content ? (JSON.parse(existing.content) as Resource) : undefined;
+    const result = await rules.check({
+      sql: this.sql,
+      resource: stored,
+      previous,
+      context: this.context,
+      baseUrl: this.deps.baseUrl,
+      mayRead: async (type, id) => {
+        const row = await this.current(type, id, false);
+        return !!row && !row.deleted && (await this.mayRead(row));
+      },
+    });
+    const errors = result.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+    if (errors.length) throw new OperationOutcomeError(invalidResource(errors));
+    const ref = `${stored.resourceType}/${stored.id}`;
+    for (const issue of result.issues) this.notes.push({ ref, issue });
+    if (!result.resource) return stored;
+    const amended = { ...result.resource, id: stored.id, meta: stored.meta } as unknown as WithId<T>;
+    this.validate(amended);
+    return amended;
   }
 
   /** Asks the gate whether this version may be written over what is stored; returns the labels it decided on. */
