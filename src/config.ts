@@ -57,6 +57,9 @@ const ConfigSchema = z.object({
   SUBSCRIPTION_ERROR_AFTER: z.coerce.number().int().min(1).max(100).default(3),
   SUBSCRIPTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  // How long audit records are kept before `npx joinedup audit archive` exports and removes them
+  // (8 years by default: a records-management choice, not a legal requirement; set it from your policy).
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(2922),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -49,6 +49,12 @@ export interface ServerOptions {
    * reachable from configuration; never set it in a deployment.
    */
   ungatedBaselineForBenchmarks?: boolean;
+  /**
+   * Benchmarks only (bench/audit-run.ts measures the audit's cost against
+   * this baseline): FHIR exchanges leave no audit record. Not reachable from
+   * configuration; never set it in a deployment.
+   */
+  unauditedBaselineForBenchmarks?: boolean;
 }
 
 export async function startServer(config: Config, existingDb?: Database, options: ServerOptions = {}): Promise<RunningServer> {
@@ -104,7 +110,7 @@ export async function startServer(config: Config, existingDb?: Database, options
       pollMs: config.SUBSCRIPTION_POLL_MS,
     },
   });
-  server.on('request', createApp({ config, baseUrl, db, validator: storeValidator, onCommitted: subscriptions.onCommitted, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, audit, writeRules, ungated: options.ungatedBaselineForBenchmarks === true }));
+  server.on('request', createApp({ config, baseUrl, db, validator: storeValidator, onCommitted: subscriptions.onCommitted, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, audit, writeRules, ungated: options.ungatedBaselineForBenchmarks === true, unaudited: options.unauditedBaselineForBenchmarks === true }));
   subscriptions.start();
   return {
     url,

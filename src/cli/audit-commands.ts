@@ -25,14 +25,16 @@ export function addAuditCommands(program: Command): void {
     .command('archive')
     .description('export whole chain segments older than the retention period to NDJSON, then remove them (the chain stays verifiable)')
     .option('--before <iso>', 'archive records before this instant, e.g. 2019-01-01T00:00:00Z')
-    .option('--retention-days <days>', `keep this many days (default ${DEFAULT_AUDIT_RETENTION_DAYS}, 8 years, when --before is not given)`)
+    .option('--retention-days <days>', `keep this many days (default: AUDIT_RETENTION_DAYS, else ${DEFAULT_AUDIT_RETENTION_DAYS}, 8 years, when --before is not given)`)
     .option('--out <file>', 'the NDJSON file to write (must not exist)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseInput(ArchiveOptions, raw);
-      const before = o.before ?? new Date(Date.now() - (o.retentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS) * 86_400_000);
-      const r = await withDatabase((db) => archiveAuditSegment(db, { before, out: o.out }));
+      const r = await withDatabase(async (db, config) => {
+        const before = o.before ?? new Date(Date.now() - (o.retentionDays ?? config.AUDIT_RETENTION_DAYS) * 86_400_000);
+        return { before, ...(await archiveAuditSegment(db, { before, out: o.out })) };
+      });
       if (r.archived === 0) {
-        process.stdout.write(`nothing recorded before ${before.toISOString()} to archive; ${o.out} not written\n`);
+        process.stdout.write(`nothing recorded before ${r.before.toISOString()} to archive; ${o.out} not written\n`);
         return;
       }
       process.stdout.write(`archived ${r.archived} record(s) through seq ${r.throughSeq} to ${o.out}; chain now anchored at ${r.hash}\n`);

@@ -45,6 +45,8 @@ export interface AppDeps {
   audit: AuditBatcher;
   /** Benchmark baseline only (ServerOptions.ungatedBaselineForBenchmarks): /fhir without the gate. */
   ungated?: boolean;
+  /** Benchmark baseline only (ServerOptions.unauditedBaselineForBenchmarks): /fhir exchanges without audit records. */
+  unaudited?: boolean;
   /** After each committed write transaction, with the references written (FHIR Subscriptions). */
   onCommitted?: (context: RequestContext, written: readonly string[]) => void;
   /** Business rules on every FHIR write (joint work, src/joint-work/). */
@@ -160,6 +162,7 @@ export function createApp(deps: AppDeps): express.Express {
       gate: deps.gate,
       audit: deps.audit,
       ungated: deps.ungated === true,
+      unaudited: deps.unaudited === true,
       ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
       ...(deps.writeRules ? { writeRules: deps.writeRules } : {}),
       capabilityStatement: () => (capability ??= capabilityStatement(deps)),

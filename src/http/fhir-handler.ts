@@ -43,6 +43,8 @@ export interface FhirHandlerDeps {
   audit: AuditBatcher;
   /** Benchmark baseline only: no RequestGate on the repository. */
   ungated?: boolean;
+  /** Benchmark baseline only: no audit records. */
+  unaudited?: boolean;
   /** After each committed write transaction (FHIR Subscriptions). */
   onCommitted?: (context: RequestContext, written: readonly string[]) => void;
   /** Business rules on every write (joint work, src/joint-work/). */
@@ -95,7 +97,7 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   refuseAuditWrites(route);
   requireScopes(context, scopeNeeds(route, query, route.kind === 'create' && req.headers['if-none-exist'] !== undefined));
   const gate = deps.ungated ? undefined : new RequestGate(deps.gate, context);
-  const audit = route.kind === 'metadata' ? undefined : new ExchangeAudit(deps.audit, context, interactionOf(route, req.body), gate, auditExtra(route, rawQuery));
+  const audit = route.kind === 'metadata' || deps.unaudited ? undefined : new ExchangeAudit(deps.audit, context, interactionOf(route, req.body), gate, auditExtra(route, rawQuery));
   if (audit) auditBeforeResponse(res, audit, deps.logger, context.requestId);
   const repo = new PgRepository(
     {
