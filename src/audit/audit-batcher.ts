@@ -24,14 +24,17 @@ interface Pending {
  * awaits its promise before sending the response, so no answer goes out
  * without its committed audit record.
  *
- * One batch is in flight at a time: appends serialise on the chain lock
- * anyway, and records arriving meanwhile form the next, larger batch. That
- * is the group-commit effect: one COMMIT (one WAL flush) for many reads.
+ * At most two batches are in flight: appends serialise on the chain lock
+ * anyway, but the second can begin its transaction and queue for the lock
+ * while the first commits, so the lock is never idle waiting for a round
+ * trip; records arriving meanwhile form the next, larger batch. That is the
+ * group-commit effect: one COMMIT (one WAL flush) for many reads.
  */
 export class AuditBatcher {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private static readonly MAX_IN_FLIGHT = 2;
   private closed = false;
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
@@ -56,14 +59,14 @@ export class AuditBatcher {
   /** Writes everything queued and waits for it; later appends are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.queue.length > 0 || this.inFlight) {
-      if (this.inFlight) await this.inFlight;
+    while (this.queue.length > 0 || this.inFlight.size > 0) {
+      if (this.inFlight.size > 0) await Promise.race(this.inFlight);
       else this.flush();
     }
   }
 
   private schedule(): void {
-    if (this.inFlight) return; // the in-flight batch's completion picks the queue up
+    if (this.inFlight.size >= AuditBatcher.MAX_IN_FLIGHT) return; // a batch's completion picks the queue up
     if (this.queue.length >= this.maxBatch) {
       this.flush();
     } else if (!this.timer) {
@@ -76,15 +79,16 @@ export class AuditBatcher {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.inFlight || this.queue.length === 0) return;
+    if (this.inFlight.size >= AuditBatcher.MAX_IN_FLIGHT || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
-    this.inFlight = this.write(batch).finally(() => {
-      this.inFlight = undefined;
+    const done: Promise<void> = this.write(batch).finally(() => {
+      this.inFlight.delete(done);
       if (this.queue.length > 0) {
         // Records that queued during the write have waited at least that long: go now.
         this.flush();
       }
     });
+    this.inFlight.add(done);
   }
 
   private async write(batch: Pending[]): Promise<void> {

@@ -56,6 +56,11 @@ export async function chainHead(sql: SqlClient): Promise<string> {
  */
 export async function appendAuditEvents(sql: SqlClient, records: readonly AuditRecordInput[]): Promise<number[]> {
   if (records.length === 0) return [];
+  // Everything but the hashes is computed before the lock: the chain is held only for the head read, SHA-256 and the insert.
+  const prepared = records.map((record) => {
+    const c = columnsOf(record);
+    return { c, header: hashHeader(c), content: canonicalJson(record.event) };
+  });
   const lock = await sql.query<{ iso: string }>(
     `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}), current_setting('transaction_isolation') AS iso`
   );
@@ -67,10 +72,8 @@ export async function appendAuditEvents(sql: SqlClient, records: readonly AuditR
   const contents: string[] = [];
   const prevs: string[] = [];
   const hashes: string[] = [];
-  for (const record of records) {
-    const c = columnsOf(record);
-    const content = canonicalJson(record.event);
-    const hash = chainHash(prev, hashHeader(c), content);
+  for (const { c, header, content } of prepared) {
+    const hash = chainHash(prev, header, content);
     HEADER_ARRAYS.forEach(([name], i) => cols[i]!.push(c[name]));
     contents.push(content);
     prevs.push(prev);

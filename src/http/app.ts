@@ -25,6 +25,7 @@ import { COUNCIL_SCHEMA_PATH, councilSchemaHandler } from './council-schema-rout
 import { councilRouter } from './council-routes.ts';
 import { cdsRouter } from '../cds/cds-routes.ts';
 import { igRouter } from '../ig/ig-routes.ts';
+import { measuresRouter } from '../measures/routes.ts';
 import { fhirHandler } from './fhir-handler.ts';
 import { sendJson } from './fhir-response.ts';
 import { bodyErrorToHttp, jsonBody } from './json-body.ts';
@@ -149,6 +150,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(jsonBody(config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH));
 
+  app.use(measuresRouter(deps)); // /fhir/Measure and $evaluate-measure: definitions, and aggregate reports for IG and managers (src/measures/routes.ts)
+
   let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
   const router = new FhirRouter();
   app.use(
@@ -219,7 +222,7 @@ function tokenFormError(err: unknown, _req: Request, res: Response, next: NextFu
 }
 
 // Our own discovery and OAuth path segments, kept in logs as they are.
-const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem', 'ig', 'audit-events', 'audit-events.csv', 'patients', 'access-report', 'reviews', 'audit-chain', 'verify']);
+const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem', 'Measure', 'ig', 'audit-events', 'audit-events.csv', 'patients', 'access-report', 'reviews', 'audit-chain', 'verify']);
 
 /**
  * The shape of a request path, safe for logs and error texts: a client may

@@ -265,7 +265,7 @@ describe.each(backends())('joint work through HTTP ($name)', (backend) => {
       resourceType: 'Task',
       status: 'in-progress',
       intent: 'plan',
-      code: { coding: [{ system: 'https://fhir.interweavedigital.nhs.uk/CodeSystem/Interweave-SocialCareAssessmentType', code: 'OT', display: 'Occupational Therapy Assessment' }] },
+      code: { coding: [{ system: 'https://joinedup.org.uk/fhir/CodeSystem/interweave/Interweave-SocialCareAssessmentType', code: 'OT', display: 'Occupational Therapy Assessment' }] },
       for: { reference: `Patient/${P}` },
       owner: { type: 'Practitioner', display: `OT at ${ods}` },
       authoredOn: new Date().toISOString(),
@@ -319,7 +319,7 @@ describe.each(backends())('joint work through HTTP ($name)', (backend) => {
       const old = await s.request('POST', '/Task', assessment(HOSPITAL, { code: { coding: [OT] }, authoredOn: '2026-01-05T10:00:00Z', status: 'in-progress' } as Partial<Task>), { ...as.hospital, prefer: 'return=OperationOutcome' });
       // A joint-work request kind in Task.code makes it a request Task: it needs its ServiceRequest.
       expect(old.status).toBe(422);
-      const other = await s.request('POST', '/Task', assessment(HOSPITAL, { code: { coding: [{ system: 'https://fhir.interweavedigital.nhs.uk/CodeSystem/Interweave-SocialCareAssessmentType', code: 'CA' }] } }), { ...as.hospital, prefer: 'return=OperationOutcome' });
+      const other = await s.request('POST', '/Task', assessment(HOSPITAL, { code: { coding: [{ system: 'https://joinedup.org.uk/fhir/CodeSystem/interweave/Interweave-SocialCareAssessmentType', code: 'CA' }] } }), { ...as.hospital, prefer: 'return=OperationOutcome' });
       expect(other.status).toBe(201);
       expect(JSON.stringify(other.body)).not.toMatch(/existing-assessment/);
       const outside = await s.request('POST', '/Task', assessment(HOSPITAL, { authoredOn: '2026-01-05T10:00:00Z' }), { ...as.hospital, prefer: 'return=OperationOutcome' });

@@ -1,0 +1,265 @@
+/**
+ * npm run bench:audit-http — what the audit costs over HTTP (issue 6, item 6:
+ * "audited vs unaudited read by id in the same run, goal >= 0.8x").
+ *
+ * Two gateway child processes run on the same PostgreSQL schema, both with
+ * AUTH_MODE=smart and the lawful-basis gate on: the normal gateway
+ * (src/main.ts, audited: every FHIR exchange leaves an AuditEvent, written
+ * through the group-commit batcher and committed before the response goes)
+ * and the same gateway started with
+ * ServerOptions.unauditedBaselineForBenchmarks (bench/unaudited-server.ts),
+ * whose FHIR exchanges leave no audit record and nothing else changes.
+ *
+ * Data and clients as bench/gate-run.ts (bench/gate-fixture.ts):
+ * BENCH_PATIENTS people (300) pushed through POST /council/v1/import, read
+ * by a GP client (X99001, purpose TREAT) under the direct-care agreement,
+ * with tokens from each gateway's own token endpoint.
+ *
+ * Scenarios, each audited vs unaudited, alternating within every round (the
+ * order rotates between rounds so neither variant always goes first):
+ *   read     GET /fhir/Patient/{id}             (the goal)
+ *   search1  GET /fhir/CarePlan?patient={id}    (1 match; for information)
+ * (BENCH_AUDIT_SCENARIOS picks some of them.)
+ *
+ * Sanity checks: the audit rows written during each measured run are counted
+ * and shown per 2xx response (1 per read or one-person search when audited,
+ * 0 unaudited), with the mean rows per writing transaction (the group-commit
+ * batch size, from the rows' xmin), and after the last round the whole chain is verified with
+ * verifyAuditChain, so the audited run demonstrably audited, and left an
+ * intact chain.
+ *
+ * Settings (environment): BENCH_DATABASE_URL, BENCH_SECONDS (10),
+ * BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (10), BENCH_PATIENTS (300),
+ * BENCH_POOL_SIZE (10), BENCH_ROUNDS (1; the table then shows medians),
+ * BENCH_AUDIT_SCENARIOS (comma list of read, search1; both by default),
+ * BENCH_CPU_PROF_DIR (write V8 CPU profiles of both gateways there, named by
+ * pid as logged; the data are then loaded through a third, unprofiled
+ * gateway, so the profiles hold only the checks and the measured requests).
+ */
+import os from 'node:os';
+import { verifyAuditChain } from '../src/audit/verify.ts';
+import { openPostgres } from '../src/db/postgres.ts';
+import { FHIR_JSON, GP_ODS, STRANGER_ODS, getToken, loadCaseload, registerClientsAndAgreement, tokenContext } from './gate-fixture.ts';
+import type { Keys } from './gate-fixture.ts';
+import { measureRequests, median } from './measure.ts';
+import type { BenchRequest, Measurement } from './measure.ts';
+import { startService } from './processes.ts';
+import type { Service } from './processes.ts';
+import { adminQuery, createBenchSchema } from './schema.ts';
+import { CONNECTIONS, DATABASE_URL, POOL, ROUNDS, SECONDS, WARMUP, benchNumber } from './settings.ts';
+
+const PATIENTS = Math.floor(benchNumber('BENCH_PATIENTS', 300));
+const GOAL = 0.8;
+
+type Variant = 'unaudited' | 'audited';
+const VARIANTS: Variant[] = ['unaudited', 'audited'];
+const KINDS = {
+  read: { label: 'read Patient/{id}', path: (id: string) => `/fhir/Patient/${id}`, goal: true },
+  search1: { label: 'search CarePlan?patient= (1)', path: (id: string) => `/fhir/CarePlan?patient=${id}`, goal: false },
+} as const;
+type Kind = keyof typeof KINDS;
+const KIND_NAMES = (process.env.BENCH_AUDIT_SCENARIOS ?? Object.keys(KINDS).join(',')).split(',').map((k) => k.trim()) as Kind[];
+for (const k of KIND_NAMES) if (!(k in KINDS)) throw new Error(`BENCH_AUDIT_SCENARIOS: unknown scenario "${k}" (known: ${Object.keys(KINDS).join(', ')})`);
+
+interface Run extends Measurement {
+  /** Audit rows committed during the measured run, per 2xx response. */
+  auditRows: number;
+  auditRowsPerReq: number;
+  /** Mean audit rows per writing transaction (the group-commit batch size); NaN when none. */
+  auditBatch: number;
+}
+
+async function main(): Promise<number> {
+  const pgVersion = await adminQuery<{ v: string }>(DATABASE_URL, "SELECT current_setting('server_version') AS v").then((r) => r[0]?.v);
+  log(`machine: ${os.availableParallelism()} cpus (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, PostgreSQL ${pgVersion}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  log(`settings: ${CONNECTIONS} connections, ${SECONDS} s per scenario after ${WARMUP} s warm-up, pool ${POOL}, ${ROUNDS} round(s), ${PATIENTS} people, gate on in both`);
+
+  const schema = await createBenchSchema(DATABASE_URL);
+  const services: Service[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const s of services.splice(0).reverse()) await s.stop();
+    await schema.drop();
+  };
+  process.once('SIGINT', () => void cleanup().catch((e) => console.error('cleanup', e)).finally(() => process.exit(130)));
+  try {
+    const common = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL, DEMO_DATA: 'off', AUTH_MODE: 'smart' };
+    const profDir = process.env.BENCH_CPU_PROF_DIR;
+    const profArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    // One after the other: the first migrates the schema, the other finds it done.
+    const servers = new Map<Variant, Service>();
+    const audited = await startService('audited', 'src/main.ts', { ...common }, profArgs);
+    services.push(audited);
+    servers.set('audited', audited);
+    const unaudited = await startService('unaudited', 'bench/unaudited-server.ts', { ...common }, profArgs);
+    services.push(unaudited);
+    servers.set('unaudited', unaudited);
+    log(`${[...servers].map(([v, s]) => `${v}: pid ${s.pid} at ${s.url}`).join('; ')}; schema ${schema.name}`);
+
+    const keys = await registerClientsAndAgreement(schema.url);
+    // The import is audited by either gateway (the baseline drops only the /fhir exchanges' records); the counts below are deltas.
+    // When profiling, through a third, unprofiled gateway (stopped after), so the profiles hold only the checks and the measured requests.
+    const loader = profDir ? await startService('loader', 'src/main.ts', { ...common }) : unaudited;
+    const loaded = await loadCaseload(loader, keys.council, schema.url, PATIENTS);
+    if (loader !== unaudited) await loader.stop();
+    log(`loaded ${PATIENTS} people through ${loader.name === 'loader' ? 'a separate loader gateway' : 'the unaudited gateway'}'s /council/v1/import in ${loaded.seconds.toFixed(1)} s: ${loaded.byType}`);
+    const tables = await adminQuery<{ tablename: string }>(schema.url, 'SELECT tablename FROM pg_tables WHERE schemaname = $1', [schema.name]);
+    for (const t of tables) await adminQuery(schema.url, `ANALYZE ${schema.name}.${t.tablename}`);
+    const ids = loaded.patientIds;
+    const auditRows = async (): Promise<number> => Number((await adminQuery<{ n: string }>(schema.url, 'SELECT count(*) AS n FROM audit_event'))[0]!.n);
+    const auditHead = async (): Promise<number> => Number((await adminQuery<{ s: string }>(schema.url, 'SELECT coalesce(max(seq), 0) AS s FROM audit_event'))[0]!.s);
+    // Rows written by one transaction share its xmin: the number of group-commit batches.
+    const auditSince = async (seq: number): Promise<{ rows: number; transactions: number }> => {
+      const r = (await adminQuery<{ n: string; tx: string }>(schema.url, 'SELECT count(*) AS n, count(DISTINCT xmin::text) AS tx FROM audit_event WHERE seq > $1', [seq]))[0]!;
+      return { rows: Number(r.n), transactions: Number(r.tx) };
+    };
+
+    await checkAnswers(servers, ids, keys, auditRows);
+
+    const results = new Map<string, Run[]>();
+    const key = (k: Kind, v: Variant): string => `${k}\u001f${v}`;
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Rotate which variant goes first, so neither always runs on a fresher (or warmer) machine.
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round - 1) % VARIANTS.length]!);
+      for (const kind of KIND_NAMES) {
+        for (const variant of order) {
+          const server = servers.get(variant)!;
+          // A fresh token per run, one token for every request of the run, as a client would for its five minutes.
+          const headers = { ...FHIR_JSON, authorization: `Bearer ${await getToken(keys.gp, await tokenContext(server, 'bench-gp', GP_ODS, 'TREAT'), server)}` };
+          let i = 0;
+          const next = (): BenchRequest => ({ method: 'GET', path: KINDS[kind].path(ids[i++ % ids.length]!), headers });
+          await measureRequests(server.url, next, WARMUP, CONNECTIONS);
+          const before = await auditHead();
+          const m = await measureRequests(server.url, next, SECONDS, CONNECTIONS, server.pid);
+          // Every answered request's record is committed before its answer, so a count after the run holds them all.
+          const written = await auditSince(before);
+          const run: Run = { ...m, auditRows: written.rows, auditRowsPerReq: m.requests ? written.rows / m.requests : Number.NaN, auditBatch: written.transactions ? written.rows / written.transactions : Number.NaN };
+          log(`round ${round} ${KINDS[kind].label}, ${variant}: ${m.reqPerSec.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${m.cpuUsPerReq.toFixed(0)} µs/req, audit rows ${written.rows} for ${m.requests} responses (${run.auditRowsPerReq.toFixed(3)}/req) in ${written.transactions} transactions, status ${JSON.stringify(m.statusCodes)}`);
+          const list = results.get(key(kind, variant)) ?? [];
+          list.push(run);
+          results.set(key(kind, variant), list);
+        }
+      }
+    }
+
+    // The audited run really audited, and its chain is intact.
+    const db = await openPostgres(schema.url, 1);
+    let chain: Awaited<ReturnType<typeof verifyAuditChain>>;
+    const started = performance.now();
+    try {
+      chain = await verifyAuditChain(db);
+    } finally {
+      await db.close();
+    }
+    const total = await auditRows();
+    log(`audit chain: ${chain.ok ? 'verified' : `BROKEN at seq ${chain.firstBroken?.seq}: ${chain.firstBroken?.reason}`}, ${chain.checked} of ${total} records checked in ${((performance.now() - started) / 1000).toFixed(1)} s, head seq ${chain.head.seq}`);
+    const code = report(results, key);
+    return chain.ok && chain.checked === total ? code : 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+/**
+ * Before measuring: both variants answer the GP alike (200 for the read, one
+ * CarePlan for the search), the gate is on in both (a practice outside every
+ * agreement gets 404), and only the audited gateway writes audit records:
+ * one per exchange there (the refusal included), none from the baseline.
+ */
+async function checkAnswers(servers: Map<Variant, Service>, ids: string[], keys: Keys, auditRows: () => Promise<number>): Promise<void> {
+  const get = async (server: Service, path: string, token: string): Promise<{ status: number; body: { total?: number; entry?: unknown[] } }> => {
+    const res = await fetch(`${server.url}${path}`, { headers: { ...FHIR_JSON, authorization: `Bearer ${token}` } });
+    return { status: res.status, body: (await res.json()) as { total?: number; entry?: unknown[] } };
+  };
+  const seen: string[] = [];
+  for (const [variant, server] of servers) {
+    const gp = await getToken(keys.gp, await tokenContext(server, 'bench-gp', GP_ODS, 'TREAT'), server);
+    const stranger = await getToken(keys.stranger, await tokenContext(server, 'bench-stranger', STRANGER_ODS, 'TREAT'), server);
+    const before = await auditRows();
+    const n = 5;
+    for (const id of ids.slice(0, n)) {
+      const read = await get(server, KINDS.read.path(id), gp);
+      if (read.status !== 200) throw new Error(`${variant}: GP read of Patient/${id} answered ${read.status}`);
+      const s = await get(server, KINDS.search1.path(id), gp);
+      if (s.status !== 200 || (s.body.entry ?? []).length !== 1 || s.body.total !== 1) throw new Error(`${variant}: GP ${KINDS.search1.path(id)} answered ${s.status} with ${(s.body.entry ?? []).length} entries, total ${s.body.total}; expected 1`);
+      const refused = await get(server, KINDS.read.path(id), stranger);
+      if (refused.status !== 404) throw new Error(`${variant}: a practice outside every agreement read Patient/${id} with ${refused.status}: the gate is off`);
+    }
+    const written = (await auditRows()) - before;
+    const expected = variant === 'audited' ? 3 * n : 0;
+    if (written !== expected) throw new Error(`${variant}: ${3 * n} exchanges left ${written} audit records; expected ${expected}`);
+    seen.push(`${variant} ${written}`);
+  }
+  log(`checked: the GP reads each Patient and finds 1 CarePlan in both, the gate refuses a practice outside the agreement in both; audit records for 15 exchanges: ${seen.join(', ')}`);
+}
+
+function report(results: Map<string, Run[]>, key: (k: Kind, v: Variant) => string): number {
+  const header = ['scenario', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'audit rows/req', 'rows/audit tx', 'ratio (req/s)', 'ratio (CPU)'];
+  const rows: string[][] = [];
+  const verdicts: string[] = [];
+  let failures = 0;
+  let missed = false;
+  let badRows = false;
+  for (const kind of KIND_NAMES) {
+    const base = results.get(key(kind, 'unaudited'))!;
+    const baseCpu = median(base.map((m) => m.cpuUsPerReq));
+    for (const variant of VARIANTS) {
+      const ms = results.get(key(kind, variant))!;
+      failures += ms.reduce((n, m) => n + m.failures, 0);
+      const cpu = median(ms.map((m) => m.cpuUsPerReq));
+      const auditPerReq = median(ms.map((m) => m.auditRowsPerReq));
+      // One audit record per exchange, none unaudited. Audited, a run's count may also hold the records of
+      // requests still in flight when the warm-up ended or the run stopped (answered, but not counted): at
+      // most one per connection at each edge; never fewer records than counted responses.
+      for (const m of ms) {
+        const extra = m.auditRows - m.requests;
+        if (variant === 'audited' ? extra < 0 || extra > 2 * CONNECTIONS : m.auditRows !== 0) badRows = true;
+      }
+      // The ratio of each round's pair, then their median: both runs of a round saw the same machine.
+      const ratios = ms.map((m, i) => m.reqPerSec / base[i]!.reqPerSec);
+      const ratio = median(ratios);
+      rows.push([
+        KINDS[kind].label,
+        variant,
+        median(ms.map((m) => m.reqPerSec)).toFixed(0),
+        median(ms.map((m) => m.p50)).toFixed(2),
+        median(ms.map((m) => m.p99)).toFixed(2),
+        Number.isNaN(cpu) ? 'n/a' : cpu.toFixed(0),
+        auditPerReq.toFixed(3),
+        variant === 'audited' ? median(ms.map((m) => m.auditBatch)).toFixed(1) : '-',
+        variant === 'unaudited' ? '1.00' : ratio.toFixed(2),
+        variant === 'unaudited' ? '1.00' : Number.isNaN(cpu) ? 'n/a' : (baseCpu / cpu).toFixed(2),
+      ]);
+      if (variant === 'audited') {
+        if (KINDS[kind].goal && ratio < GOAL) missed = true;
+        verdicts.push(
+          `${KINDS[kind].label}: audited ${ratio.toFixed(2)} x unaudited req/s${ROUNDS > 1 ? ` (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')})` : ''}, ` +
+            `${(baseCpu / cpu).toFixed(2)} x by gateway CPU (${cpu - baseCpu >= 0 ? '+' : ''}${(cpu - baseCpu).toFixed(0)} µs/req for the audit; PostgreSQL's share not included)${KINDS[kind].goal ? '' : ' [for information]'}`
+        );
+      }
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  console.log(`\n${ROUNDS > 1 ? `Medians of ${ROUNDS} rounds` : 'Results'} (${CONNECTIONS} connections, ${SECONDS} s each, ${PATIENTS} people, gate on in both; ratios are audited / unaudited, per round then median):\n`);
+  console.log(line(header));
+  console.log(`|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+  console.log('');
+  for (const v of verdicts) console.log(v);
+  console.log(`Goal >= ${GOAL} x unaudited for read by id: ${missed ? 'MISSED' : 'met'}`);
+  if (badRows) console.error('\nFAILED: audit rows do not match the responses (one each, audited, give or take the requests in flight at the run\'s edges; none unaudited).');
+  if (failures) console.error(`\nFAILED: ${failures} non-2xx responses, errors or timeouts; the numbers are not valid.`);
+  return failures || badRows ? 1 : 0;
+}
+
+function log(message: string): void {
+  console.log(`[bench:audit-http] ${message}`);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench:audit-http failed: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  }
+);
