@@ -26,7 +26,7 @@
  * BENCH_BATCH_LINES (10000), BENCH_POOL_SIZE (10), BENCH_CPU_PROF_DIR.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { request } from 'node:http';
 import os from 'node:os';
@@ -46,7 +46,8 @@ const RECORDS = Math.floor(benchNumber('BENCH_RECORDS', 2000));
 const BATCH_LINES = Math.floor(benchNumber('BENCH_BATCH_LINES', 10_000));
 const GOAL = 3000;
 const COUNCIL_ODS = 'X9C01';
-const RECORD_TYPES = ['person', 'care-plan', 'care-team', 'consent', 'service'] as const;
+/** One person's case: these records, in this order, one line each (about 21 resource versions with Provenance). */
+const RECORD_TYPES = ['person', 'care-plan', 'care-team', 'assessment', 'service', 'consent'] as const;
 
 async function main(): Promise<number> {
   const pgVersion = await adminQuery<{ v: string }>(DATABASE_URL, "SELECT current_setting('server_version') AS v").then((r) => r[0]?.v);
@@ -87,15 +88,20 @@ async function main(): Promise<number> {
       lifetimeSeconds: 280,
     };
 
+    // PostgreSQL CPU of the gateway's own backends (the machine's PostgreSQL serves other work too).
+    const backends = new BackendCpu(gateway.pid);
+    await backends.sample();
+    backends.markStart();
     // Memory: RSS every second while importing; VmHWM (the kernel's peak) at the end.
     const rssStart = procStatusKb(gateway.pid, 'VmRSS');
     const samples: number[] = [];
     const sampler = setInterval(() => {
       const kb = procStatusKb(gateway.pid, 'VmRSS');
       if (kb !== undefined) samples.push(kb);
+      void backends.sample().catch(() => undefined);
     }, 1000);
     const cpuGw0 = cpuSeconds(gateway.pid) ?? NaN;
-    const cpuPg0 = postgresCpuSeconds();
+    const cpuPg0 = postgresCpu();
     const cpuAll0 = machineCpu();
     const started = performance.now();
     const totals = { lines: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
@@ -111,7 +117,9 @@ async function main(): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
     const cpuGw = (cpuSeconds(gateway.pid) ?? NaN) - cpuGw0;
-    const cpuPg = postgresCpuSeconds() - cpuPg0;
+    const cpuPg = postgresCpuBetween(cpuPg0, postgresCpu());
+    await backends.sample();
+    const cpuBackends = backends.used();
     const cpuAll = machineCpu();
     const machineBusy = (cpuAll.busy - cpuAll0.busy) / (cpuAll.total - cpuAll0.total);
     const peakKb = procStatusKb(gateway.pid, 'VmHWM');
@@ -149,7 +157,8 @@ async function main(): Promise<number> {
       ['resources/s, ceiling (COPY FROM STDIN, same rows)', `${ceiling.toFixed(0)} (${copied} rows, ${avgBytes.toFixed(0)} B/row, ${copySeconds.toFixed(2)} s)`],
       ['gateway / ceiling', gwRate / ceiling >= 0.01 ? (gwRate / ceiling).toFixed(3) : (gwRate / ceiling).toExponential(2)],
       ['gateway CPU per resource', `${((cpuGw * 1e6) / resources).toFixed(0)} µs (${((cpuGw * 1e6) / Math.max(1, totals.lines)).toFixed(0)} µs per record; ${(cpuGw / seconds).toFixed(2)} cores busy)`],
-      ['PostgreSQL CPU per resource', `${((cpuPg * 1e6) / resources).toFixed(0)} µs (${(cpuPg / seconds).toFixed(2)} cores busy; all postgres processes)`],
+      ['PostgreSQL CPU per resource, gateway backends', `${((cpuBackends.seconds * 1e6) / resources).toFixed(0)} µs (${(cpuBackends.seconds / seconds).toFixed(2)} cores busy; ${cpuBackends.backends} backends)`],
+      ['PostgreSQL CPU, all postgres processes', `${((cpuPg * 1e6) / resources).toFixed(0)} µs per resource (${(cpuPg / seconds).toFixed(2)} cores busy; includes other work on this server)`],
       ['machine busy (all processes)', `${(machineBusy * 100).toFixed(0)} % of ${os.availableParallelism()} cpus`],
       ['gateway RSS start / end', `${mib(rssStart)} / ${mib(rssEnd)} MiB`],
       ['gateway RSS sampled 1/s', samples.length ? `min ${mib(sorted[0])}, median ${mib(sorted[Math.floor(sorted.length / 2)])}, max ${mib(sorted.at(-1))} MiB (${samples.length} samples)` : 'n/a'],
@@ -250,7 +259,7 @@ function makeRecord(type: (typeof RECORD_TYPES)[number], p: number): Record<stri
         hasUnpaidCarer: p % 3 ? 'yes' : 'no',
       };
     case 'care-plan': {
-      const needs = 2 + (p % 3);
+      const needs = 5 + (p % 3);
       const ids = Array.from({ length: needs }, (_, k) => k + 1);
       return {
         ...base,
@@ -276,6 +285,29 @@ function makeRecord(type: (typeof RECORD_TYPES)[number], p: number): Record<stri
         reviewDate: day(start, 180),
       };
     }
+    case 'assessment':
+      return {
+        ...base,
+        source: source('ASM'),
+        person: personRef,
+        assessmentType: 'CN',
+        method: 'F2F',
+        status: 'completed',
+        startDate: start,
+        endDate: day(start, 3),
+        assessor: { name: worker.name, localId: worker.localId, sdsJobRole: 'R8000', organisationOds: COUNCIL_ODS },
+        outcome: 'PRO-SUP',
+        eligibility: {
+          outcomes: ELIGIBILITY.map((outcome, k) => ({ outcome, unableToAchieve: (p + k) % 3 === 0, ...((p + k) % 3 === 0 ? { note: `Needs support (${k}) for person ${p}.` } : {}) })),
+          significantImpactOnWellbeing: true,
+          eligible: true,
+        },
+        answers: [
+          { questionId: 'Q-MOB-01', question: 'Can you walk indoors without help?', answer: p % 2 ? 'With a frame, short distances' : 'Yes' },
+          { questionId: 'Q-FALL-02', question: 'Falls in the last 12 months', answer: p % 4 },
+          { questionId: 'Q-CARER-01', question: 'Does an unpaid carer support you?', answer: p % 3 !== 0 },
+        ],
+      };
     case 'care-team':
       return {
         ...base,
@@ -428,21 +460,99 @@ function procStatusKb(pid: number, field: string): number | undefined {
   }
 }
 
-/** CPU seconds used so far by every process named postgres (server and backends) on this machine. */
-function postgresCpuSeconds(): number {
-  let total = 0;
+/** CPU seconds used so far by each process named postgres (server and backends) on this machine, by pid. */
+function postgresCpu(): Map<string, number> {
+  const out = new Map<string, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       if (!/^\d+ \(postgres\)/.test(stat)) continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
+      out.set(`${name}:${fields[19]}`, (Number(fields[11]) + Number(fields[12])) / 100);
     } catch {
       // The process ended between listing and reading.
     }
   }
+  return out;
+}
+
+/**
+ * CPU the postgres processes used between two samples: the processes alive at
+ * both (keyed by pid and start time), so a backend of another client ending
+ * meanwhile does not subtract its whole life, plus those started meanwhile.
+ */
+function postgresCpuBetween(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [k, v] of after) total += v - (before.get(k) ?? 0);
   return total;
+}
+
+/**
+ * CPU used by the PostgreSQL backends serving the gateway's connections:
+ * found once a second as the backends (pg_stat_activity) whose client port is
+ * a TCP socket the gateway process holds (/proc/<pid>/fd, /proc/net/tcp).
+ */
+class BackendCpu {
+  private readonly start = new Map<string, number>();
+  private readonly last = new Map<string, number>();
+  constructor(private readonly gatewayPid: number) {}
+
+  async sample(): Promise<void> {
+    const ports = socketPorts(this.gatewayPid);
+    if (!ports.size) return;
+    const rows = await adminQuery<{ pid: number; client_port: number }>(DATABASE_URL, `SELECT pid, client_port FROM pg_stat_activity WHERE client_port = ANY($1::int[])`, [[...ports]]);
+    for (const r of rows) {
+      try {
+        const stat = readFileSync(`/proc/${r.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        this.last.set(`${r.pid}:${fields[19]}`, (Number(fields[11]) + Number(fields[12])) / 100);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+
+  markStart(): void {
+    for (const [k, v] of this.last) this.start.set(k, v);
+  }
+
+  used(): { seconds: number; backends: number } {
+    let seconds = 0;
+    for (const [k, v] of this.last) seconds += v - (this.start.get(k) ?? 0);
+    return { seconds, backends: this.last.size };
+  }
+}
+
+/** Local TCP ports of the sockets a process holds. */
+function socketPorts(pid: number): Set<number> {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {
+        // Closed meanwhile.
+      }
+    }
+  } catch {
+    return new Set();
+  }
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && inodes.has(f[9]!)) ports.add(parseInt(f[1]!.split(':')[1]!, 16));
+    }
+  }
+  return ports;
 }
 
 /** Busy and total jiffies of the whole machine, from /proc/stat. */

@@ -6,6 +6,8 @@ import { ExchangeAudit } from '../audit/exchange-audit.ts';
 import { auditBeforeResponse } from './audit-response.ts';
 import { pushRecord } from '../council/push/push-record.ts';
 import type { PushDeps } from '../council/push/push-record.ts';
+import { pushBatch } from '../council/push/push-batch.ts';
+import type { BatchItem } from '../council/push/push-batch.ts';
 import { ndjsonLines, StreamTooLargeError } from '../council/import/ndjson-lines.ts';
 import { runImport } from '../council/import/run-import.ts';
 import type { ImportLineResult, ImportSummary } from '../council/import/run-import.ts';
@@ -23,10 +25,13 @@ export const COUNCIL_IMPORT_PATH = '/council/v1/import';
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl'];
 
 /**
- * Records in flight at once in one import: on PostgreSQL a few overlap their
- * round trips; PGlite is one connection in this process, so one at a time.
+ * How an import is cut into transactions (docs/decisions/0012-import-batching.md):
+ * up to `batch` records per transaction, each in its own savepoint, and
+ * `window` batches in flight at once. On PostgreSQL two batches overlap one's
+ * database round trips with the other's mapping and validation; PGlite is one
+ * connection in this process, so one at a time.
  */
-const IMPORT_WINDOW = { postgres: 4, pglite: 1 } as const;
+const IMPORT_BATCHING = { postgres: { batch: 50, window: 2 }, pglite: { batch: 50, window: 1 } } as const;
 
 /** More than this in one request belongs in the NDJSON import, which streams. */
 export const MAX_RECORDS_PER_PUSH = 1000;
@@ -37,7 +42,7 @@ export const MAX_RECORDS_PER_PUSH = 1000;
  * docs/council-format.md, "Pushing records"). Only a council's client may
  * push, and what it pushes is stored under its own ODS code.
  */
-export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl' | 'gate' | 'audit'>): express.Router {
+export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl' | 'gate' | 'audit' | 'writeRules' | 'onCommitted'>): express.Router {
   const router = express.Router();
   const { config, logger } = deps;
   // Token and permission before any body is read: an outsider costs no parsing.
@@ -55,6 +60,8 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
     baseUrl: `${deps.baseUrl}/fhir`,
     gate,
     audit,
+    ...(deps.writeRules ? { writeRules: deps.writeRules } : {}),
+    ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
     onDbError: (err) => logger.error({ requestId: context.requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'database error'),
   });
 
@@ -95,11 +102,16 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
         return;
       }
       const pd = pushDeps(context, res);
-      const push = (json: unknown, line: number) =>
-        exceedsDepth(json, config.MAX_JSON_DEPTH)
-          ? Promise.resolve(rejected(labelOf(line, json), 400, [issue('too-costly', `JSON nesting deeper than ${config.MAX_JSON_DEPTH} levels is not accepted`, '$')]))
-          : pushRecord(pd, context, councilOds, json, line);
-      importNdjson(req, res, { push, window: IMPORT_WINDOW[deps.db.kind], maxLineBytes: config.MAX_IMPORT_LINE_BYTES, maxTotalBytes: config.MAX_IMPORT_BYTES }).then(
+      const tooDeep = (json: unknown, line: number): PushResult =>
+        rejected(labelOf(line, json), 400, [issue('too-costly', `JSON nesting deeper than ${config.MAX_JSON_DEPTH} levels is not accepted`, '$')]);
+      const pushLines = async (items: BatchItem[]): Promise<PushResult[]> => {
+        const deep = items.map((x) => exceedsDepth(x.json, config.MAX_JSON_DEPTH));
+        const pushed = await pushBatch(pd, context, councilOds, items.filter((_, i) => !deep[i]));
+        let k = 0;
+        return items.map((x, i) => (deep[i] ? tooDeep(x.json, x.index) : pushed[k++]!));
+      };
+      const batching = IMPORT_BATCHING[deps.db.kind];
+      importNdjson(req, res, { pushBatch: pushLines, window: batching.window, batchSize: batching.batch, maxLineBytes: config.MAX_IMPORT_LINE_BYTES, maxTotalBytes: config.MAX_IMPORT_BYTES }).then(
         (outcome) => {
           if (outcome !== 'complete') logger.info({ requestId: context.requestId, outcome }, 'council import ended early');
         },
@@ -132,17 +144,20 @@ function checkImportRequest(req: Request, maxBytes: number): void {
 }
 
 interface ImportHttpOptions {
-  push: (json: unknown, line: number) => Promise<PushResult>;
+  pushBatch: (items: BatchItem[]) => Promise<PushResult[]>;
   window: number;
+  batchSize: number;
   maxLineBytes: number;
   maxTotalBytes: number;
 }
 
 /**
  * POST /council/v1/import: the request body is read as a stream of NDJSON
- * lines, each pushed as POST /records pushes one record, and the answer is a
- * stream of NDJSON too, one result per record line in input order as each is
- * done, then a summary line. The status (200) is sent before the first line is
+ * lines, pushed in batches of records sharing one transaction (each record
+ * in its own savepoint, so still stored whole or not at all, with the same
+ * checks and outcomes as POST /records), and the answer is a stream of NDJSON
+ * too, one result per record line in input order as each batch commits, then
+ * a summary line. The status (200) is sent before the first line is
  * read, so anything that goes wrong later is said in the stream: a line of
  * `{ "error": OperationOutcome }` before the summary. No summary line means
  * the import was cut off (the client went away); every record answered was
@@ -193,7 +208,8 @@ async function importNdjson(req: Request, res: Response, o: ImportHttpOptions): 
   const counted: ImportSummary = { lines: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
   try {
     summary = await runImport(lines, {
-      push: o.push,
+      pushBatch: o.pushBatch,
+      batchSize: o.batchSize,
       write: (r: ImportLineResult) => {
         counted.lines += 1;
         counted[r.status] += 1;

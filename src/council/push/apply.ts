@@ -101,17 +101,15 @@ function staleness(entry: LedgerEntry | undefined, tombstone: boolean): Applied 
   return undefined;
 }
 
-async function currentVersion(sql: SqlClient, type: string, id: string): Promise<number | undefined> {
-  const r = await sql.query<{ version_id: number; deleted: boolean }>('SELECT version_id, deleted FROM resource WHERE resource_type = $1 AND id = $2', [type, id]);
-  const row = r.rows[0];
-  return row && !row.deleted ? row.version_id : undefined;
-}
-
-/** Whether updateResource wrote a new version (it returns the stored one for identical content). */
-async function writeIfChanged(sql: SqlClient, repo: PgRepository, resource: Resource): Promise<boolean> {
-  const before = await currentVersion(sql, resource.resourceType, resource.id as string);
-  const after = await repo.updateResource(resource);
-  return before === undefined || after.meta?.versionId !== String(before);
+/**
+ * Whether updateResource wrote a new version: it returns the stored version
+ * for identical content and records every version it writes in
+ * `repo.written`, so no read of the current version is needed here.
+ */
+async function writeIfChanged(_sql: SqlClient, repo: PgRepository, resource: Resource): Promise<boolean> {
+  const before = repo.written.length;
+  await repo.updateResource(resource);
+  return repo.written.length > before;
 }
 
 /** Retires each still-current resource; gone ones (deleted through /fhir) are skipped. Returns those that changed. */

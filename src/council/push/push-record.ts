@@ -4,8 +4,9 @@ import { parseCouncilRecord } from '../format/index.ts';
 import type { CouncilRecord } from '../format/index.ts';
 import type { DbErrorListener } from '../../db/guarded-sql.ts';
 import { guardSql, sanitizeDbError } from '../../db/guarded-sql.ts';
-import type { Database } from '../../db/sql-client.ts';
+import type { Database, SqlClient } from '../../db/sql-client.ts';
 import type { AccessGate, TransactionAudit } from '../../fhir/repo/gate-port.ts';
+import type { WriteRules } from '../../fhir/repo/write-rules-port.ts';
 import { PgRepository } from '../../fhir/repo/pg-repository.ts';
 import type { ResourceValidator } from '../../fhir/repo/validator-port.ts';
 import { MappingError } from '../../mapping/errors.ts';
@@ -33,27 +34,44 @@ export interface PushDeps {
   gate?: AccessGate;
   /** The exchange's audit: each record's writes are recorded in the record's own transaction. */
   audit?: TransactionAudit;
+  /** Business rules every FHIR write obeys (joint work: care team roles, duplicate assessments...). */
+  writeRules?: WriteRules;
+  /** After a transaction commits, with what it wrote (FHIR Subscriptions). */
+  onCommitted?: (context: RequestContext, written: readonly string[]) => void;
 }
 
 const HTTP_STATUS = { created: 201, updated: 200, unchanged: 200, deleted: 200 } as const;
 
+/** A record parsed and mapped, ready to be applied inside a transaction. */
+export interface PreparedRecord {
+  label: RecordLabel;
+  record: CouncilRecord;
+  mapping: { format: string; name: string; version: string };
+  src: Source;
+  councilOds: string;
+  receivedAt: string;
+  /** Undefined for a tombstone. */
+  mapped?: MapResult;
+}
+
 /**
- * Pushes one council record: parse (JSON paths), map (input paths or
- * FHIRPaths), then one transaction for the ledger and every resource, so a
- * record is stored whole or not at all. Never throws: every failure is this
- * record's rejection, and the caller's other records go on.
+ * The work of a push that needs no database: parse (JSON paths) and map
+ * (input paths or FHIRPaths). Never throws: a failure is the record's result.
  */
-export async function pushRecord(deps: PushDeps, context: RequestContext, councilOds: string, json: unknown, index: number): Promise<PushResult> {
+export function prepareRecord(deps: PushDeps, councilOds: string, json: unknown, index: number): { ok: true; prepared: PreparedRecord } | { ok: false; result: PushResult } {
   const label = labelOf(index, json);
   const parsed = parseCouncilRecord(json);
   if (!parsed.ok) {
-    return rejected(label, 400, parsed.issues.map((i) => issue(i.path === '$.recordType' || i.message === 'required' ? 'required' : 'invalid', `${i.path}: ${i.message}`, i.path)));
+    return {
+      ok: false,
+      result: rejected(label, 400, parsed.issues.map((i) => issue(i.path === '$.recordType' || i.message === 'required' ? 'required' : 'invalid', `${i.path}: ${i.message}`, i.path))),
+    };
   }
   const record = parsed.record;
   const registry = deps.registry ?? getMappingRegistry();
   const mapping = registry.get(DEFAULT_FORMAT, record.recordType);
   if (!mapping) {
-    return rejected(label, 422, [issue('not-supported', `Record type '${record.recordType}' is not yet supported: no mapping to FHIR exists for it yet`, '$.recordType')]);
+    return { ok: false, result: rejected(label, 422, [issue('not-supported', `Record type '${record.recordType}' is not yet supported: no mapping to FHIR exists for it yet`, '$.recordType')]) };
   }
   const receivedAt = new Date().toISOString();
   const src: Source = {
@@ -62,7 +80,6 @@ export async function pushRecord(deps: PushDeps, context: RequestContext, counci
     lastUpdated: record.source.lastUpdated,
     receivedAt,
   };
-
   let mapped: MapResult | undefined;
   if (!isTombstone(record)) {
     try {
@@ -71,37 +88,76 @@ export async function pushRecord(deps: PushDeps, context: RequestContext, counci
       // do the most expensive step of a push twice.
       mapped = mapRecord(record, record.recordType, { councilOds, receivedAt, format: DEFAULT_FORMAT }, { registry, validator: false });
     } catch (err) {
-      if (err instanceof MappingError) return rejected(label, err.kind === 'mapping' ? 500 : 422, err.issues);
-      return failed(deps, label, err);
+      if (err instanceof MappingError) return { ok: false, result: rejected(label, err.kind === 'mapping' ? 500 : 422, err.issues) };
+      return { ok: false, result: failed(deps, label, err) };
     }
   }
+  return {
+    ok: true,
+    prepared: { label, record, mapping: { format: mapping.format, name: mapping.name, version: mapping.version }, src, councilOds, receivedAt, ...(mapped ? { mapped } : {}) },
+  };
+}
 
+/**
+ * Applies a prepared record inside the caller's transaction, through a
+ * repository of its own (so `written` is this record's). Returns what it did
+ * and the references its audit record names: what it wrote, or found
+ * unchanged. Throws on any failure; the caller rolls back (the transaction or
+ * the record's savepoint).
+ */
+export async function applyPrepared(
+  deps: PushDeps,
+  context: RequestContext,
+  tx: SqlClient,
+  p: PreparedRecord,
+  gate: AccessGate | undefined = deps.gate
+): Promise<{ applied: Applied; touched: string[]; written: string[] }> {
+  const sql = guardSql(tx, deps.onDbError);
+  const repoDeps = { db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError, ...(deps.writeRules ? { writeRules: deps.writeRules } : {}) };
+  const repo = new PgRepository(repoDeps, context, tx, true, gate);
+  let applied: Applied;
+  if (p.mapped) {
+    applied = await applyLive(sql, repo, p.src, p.mapped);
+  } else {
+    const provenanceFor = (resources: Resource[]) =>
+      buildProvenance({
+        councilOds: p.councilOds,
+        receivedAt: p.receivedAt,
+        recordType: p.record.recordType,
+        source: { system: p.src.key.sourceSystem, recordId: p.src.key.recordId, lastUpdated: p.src.lastUpdated },
+        mapping: p.mapping,
+        resources,
+      });
+    applied = await applyTombstone(sql, repo, p.src, provenanceFor);
+  }
+  const touched = [...new Set([...repo.written, ...(applied.kind === 'stale' ? [] : applied.resources)])];
+  return { applied, touched, written: [...repo.written] };
+}
+
+/**
+ * Pushes one council record: parse (JSON paths), map (input paths or
+ * FHIRPaths), then one transaction for the ledger and every resource, so a
+ * record is stored whole or not at all. Never throws: every failure is this
+ * record's rejection, and the caller's other records go on.
+ */
+export async function pushRecord(deps: PushDeps, context: RequestContext, councilOds: string, json: unknown, index: number): Promise<PushResult> {
+  const prep = prepareRecord(deps, councilOds, json, index);
+  if (!prep.ok) return prep.result;
+  const p = prep.prepared;
   try {
+    let written: string[] = [];
     const applied = await deps.db.transaction(async (tx) => {
-      const sql = guardSql(tx, deps.onDbError);
-      const repo = new PgRepository({ db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError }, context, tx, true, deps.gate);
+      const r = await applyPrepared(deps, context, tx, p);
       // Each record is an exchange of its own, audited in its transaction: what it wrote, or found unchanged.
-      const audited = async (a: Applied): Promise<Applied> => {
-        const touched = [...new Set([...repo.written, ...(a.kind === 'stale' ? [] : a.resources)])];
-        if (deps.audit && touched.length) await deps.audit.inTransaction(sql, touched);
-        return a;
-      };
-      if (mapped) return audited(await applyLive(sql, repo, src, mapped));
-      const provenanceFor = (resources: Resource[]) =>
-        buildProvenance({
-          councilOds,
-          receivedAt,
-          recordType: record.recordType,
-          source: { system: src.key.sourceSystem, recordId: src.key.recordId, lastUpdated: src.lastUpdated },
-          mapping: { format: mapping.format, name: mapping.name, version: mapping.version },
-          resources,
-        });
-      return audited(await applyTombstone(sql, repo, src, provenanceFor));
+      if (deps.audit && r.touched.length) await deps.audit.inTransaction(guardSql(tx, deps.onDbError), r.touched);
+      written = r.written;
+      return r.applied;
     });
     deps.gate?.committed();
-    return toResult(label, applied);
+    if (written.length) deps.onCommitted?.(context, written);
+    return toResult(p.label, applied);
   } catch (err) {
-    return failed(deps, label, err);
+    return failed(deps, p.label, err);
   }
 }
 
@@ -109,7 +165,7 @@ function isTombstone(record: CouncilRecord): boolean {
   return (record as { deleted?: boolean }).deleted === true;
 }
 
-function toResult(label: RecordLabel, applied: Applied): PushResult {
+export function toResult(label: RecordLabel, applied: Applied): PushResult {
   if (applied.kind === 'stale') return rejected(label, 409, [issue('conflict', applied.text, '$.source.lastUpdated')]);
   return { ...label, status: applied.kind, httpStatus: HTTP_STATUS[applied.kind], resources: applied.resources };
 }
@@ -119,7 +175,7 @@ function toResult(label: RecordLabel, applied: Applied): PushResult {
  * checks, a concurrent writer) keep their status and issues; anything else is
  * an internal error that says nothing of its cause (it may quote data).
  */
-function failed(deps: PushDeps, label: RecordLabel, err: unknown): PushResult {
+export function failed(deps: PushDeps, label: RecordLabel, err: unknown): PushResult {
   const e = err instanceof OperationOutcomeError ? err : sanitizeDbError(err, deps.onDbError);
   const status = getStatus(e.outcome);
   const issues: OperationOutcomeIssue[] = e.outcome.issue ?? [];

@@ -1,0 +1,101 @@
+import type { SqlClient } from '../../db/sql-client.ts';
+import type { AccessGate, LabelRow, WriteCheck } from '../../fhir/repo/gate-port.ts';
+
+/**
+ * The resource types person facts are read from (src/gate/facts/load-facts.ts,
+ * FACT_TYPES). Kept in step by test/council/batch.test.ts, which checks
+ * that this list is the one in load-facts.ts.
+ */
+export const FACT_TYPES: ReadonlySet<string> = new Set(['Patient', 'Consent', 'CareTeam', 'ServiceRequest', 'EpisodeOfCare', 'CarePlan', 'Flag']);
+
+/**
+ * The request's gate as one import batch uses it. Every decision is still the
+ * request gate's (filter and checkWrite are passed through, and so are the
+ * decisions the audit records); what changes is only when cached person facts
+ * are dropped.
+ *
+ * The repository calls changed() after every version it writes, dropping the
+ * person's facts, so the next resource of the same person reloads them (four
+ * queries). Facts are read from the fact-bearing types above plus the set of
+ * organisations controlling any of the person's resources; a version of any
+ * other type, controlled by the requester's own organisation, changes neither
+ * once the requester is known to control something of that person. Those
+ * invalidations are skipped; every other one is passed on at once.
+ *
+ * A record rolled back to its savepoint may have loaded facts that saw its
+ * writes: the facts of every person it touched are dropped, and what is known
+ * about holders is forgotten.
+ */
+export class BatchGate implements AccessGate {
+  private lastWrite: WriteCheck | undefined;
+  /** People of whom the requester's organisation is known to control a resource (committed or in this transaction). */
+  private readonly holds = new Set<string>();
+  /** People the current record's writes were decided for. */
+  private readonly recordPeople = new Set<string>();
+  /** People any record of the open transaction touched. */
+  private readonly batchPeople = new Set<string>();
+
+  constructor(
+    private readonly inner: AccessGate,
+    private readonly requesterOds: string | undefined
+  ) {}
+
+  filter<T extends LabelRow>(sql: SqlClient, rows: readonly T[], operation: 'read' | 'search'): Promise<T[]> {
+    return this.inner.filter(sql, rows, operation);
+  }
+
+  checkWrite(sql: SqlClient, write: WriteCheck): Promise<void> {
+    this.lastWrite = write;
+    for (const id of [write.patientId, write.previousPatientId]) {
+      if (id) {
+        this.recordPeople.add(id);
+        this.batchPeople.add(id);
+      }
+    }
+    return this.inner.checkWrite(sql, write);
+  }
+
+  changed(patientIds: readonly string[]): void {
+    const w = this.lastWrite;
+    this.lastWrite = undefined;
+    // The version's controller: the stored one kept, else the writer's organisation (PgRepository.store).
+    const mine = w !== undefined && this.requesterOds !== undefined && (w.controller === undefined || w.controller === this.requesterOds);
+    const factFree = mine && !FACT_TYPES.has(w.resourceType) && w.previousPatientId === undefined;
+    const pass = factFree ? patientIds.filter((id) => !this.holds.has(id)) : patientIds;
+    if (pass.length) this.inner.changed(pass);
+    for (const id of patientIds) {
+      this.recordPeople.add(id);
+      this.batchPeople.add(id);
+    }
+    if (mine) for (const id of patientIds) this.holds.add(id);
+  }
+
+  committed(): void {
+    this.recordPeople.clear();
+    this.batchPeople.clear();
+    this.inner.committed();
+  }
+
+  /** A record starts (after its savepoint). */
+  startRecord(): void {
+    this.recordPeople.clear();
+    this.lastWrite = undefined;
+  }
+
+  /** The record was rolled back to its savepoint. */
+  recordRolledBack(): void {
+    this.holds.clear();
+    this.lastWrite = undefined;
+    if (this.recordPeople.size) this.inner.changed([...this.recordPeople]);
+    this.recordPeople.clear();
+  }
+
+  /** The whole transaction rolled back. */
+  batchRolledBack(): void {
+    this.holds.clear();
+    this.lastWrite = undefined;
+    if (this.batchPeople.size) this.inner.changed([...this.batchPeople]);
+    this.recordPeople.clear();
+    this.batchPeople.clear();
+  }
+}
