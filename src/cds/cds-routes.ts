@@ -6,6 +6,8 @@ import type { AppDeps } from '../http/app.ts';
 import { jsonBody } from '../http/json-body.ts';
 import { HttpError, httpError, outcome } from '../http/outcome.ts';
 import type { Actor, RequestContext } from '../request-context.ts';
+import { ExchangeAudit } from '../audit/exchange-audit.ts';
+import { auditBeforeResponse } from '../http/audit-response.ts';
 import { toCard } from './cards.ts';
 import type { ConsentCard } from './cards.ts';
 import { consult } from './consult.ts';
@@ -15,7 +17,7 @@ import { readConsultRequest } from './request-schema.ts';
 import type { ConsultQuestion } from './request-schema.ts';
 import type { Requester } from '../gate/types.ts';
 
-export type CdsDeps = Pick<AppDeps, 'config' | 'db' | 'auth' | 'gate' | 'logger' | 'baseUrl'>;
+export type CdsDeps = Pick<AppDeps, 'config' | 'db' | 'auth' | 'gate' | 'logger' | 'baseUrl' | 'audit'>;
 
 /**
  * GET /cds-services (discovery, public like the other discovery documents)
@@ -39,8 +41,11 @@ export function cdsRouter(deps: CdsDeps): express.Router {
     CONSULT_PATH,
     requireToken,
     (_req: Request, res: Response, next: NextFunction) => {
+      // A consult is an exchange like any other: it is audited (refusals too) before the answer goes out.
+      const context = res.locals.context as RequestContext;
+      auditBeforeResponse(res, new ExchangeAudit(deps.audit, context, 'operation', undefined, { operation: 'patient-consent-consult' }), logger, context.requestId);
       try {
-        askerOf(res.locals.context as RequestContext);
+        askerOf(context);
         next();
       } catch (err) {
         next(err);

@@ -80,6 +80,8 @@ describe.each(backends())('CDS Hooks patient-consent-consult ($name)', (backend)
   });
 
   test('the registered GP under the direct-care agreement gets CONSENT_PERMIT on implied consent, Art 6(1)(e) and Art 9(2)(h)', async () => {
+    const seq = async () => Number((await s.db.query<{ n: string | null }>('SELECT max(seq) AS n FROM audit_event')).rows[0]?.n ?? 0);
+    const before = await seq();
     const res = await consult(consultBody(ARTHUR, { actor: [{ system: ODS, value: GP.ods }], class: [{ system: DATA_CLASS, code: 'assessments' }] }));
     expect(res.status).toBe(200);
     const [card] = res.body.cards;
@@ -92,6 +94,10 @@ describe.each(backends())('CDS Hooks patient-consent-consult ($name)', (backend)
     // No personal data in the card.
     expect(JSON.stringify(card)).not.toContain(ARTHUR);
     expect(JSON.stringify(card)).not.toContain('Cdsperson');
+    // The consult is an exchange: one audit record, committed before the answer, without the NHS number.
+    const rows = (await s.db.query<{ subtype: string; org_ods: string; content: string }>('SELECT subtype, org_ods, content FROM audit_event WHERE seq > $1', [before])).rows;
+    expect(rows.map((r) => [r.subtype, r.org_ods])).toEqual([['operation', GP.ods]]);
+    expect(rows[0]!.content).not.toContain(ARTHUR);
   });
 
   test('asking for every class: permit with the classes outside the agreement withheld (LEAP REDACT obligation)', async () => {
