@@ -1,36 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshSchemaUrl, runCli } from './run-cli.ts';
+import { cliModes, runCli } from './run-cli.ts';
 
-/** The embedded database in a temp DATA_DIR always; PostgreSQL too when TEST_DATABASE_URL is set. */
-const modes: Array<{ name: string; env: () => Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> }> = [
-  {
-    name: 'pglite',
-    env: async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'joinedup-cli-'));
-      return { env: { DATA_DIR: join(dir, 'data') }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-];
-if (process.env.TEST_DATABASE_URL) {
-  const url = process.env.TEST_DATABASE_URL;
-  modes.push({
-    name: 'postgres',
-    env: async () => {
-      const schema = await freshSchemaUrl(url);
-      const dir = mkdtempSync(join(tmpdir(), 'joinedup-cli-'));
-      return {
-        env: { DATABASE_URL: schema.url, DATA_DIR: join(dir, 'data') },
-        cleanup: async () => {
-          await schema.drop();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  });
-}
+const modes = cliModes();
 
 describe.each(modes)('joinedup client on $name', (mode) => {
   let env: Record<string, string>;

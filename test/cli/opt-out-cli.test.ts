@@ -1,36 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestNhsNumber } from '../../src/fhir/validation/nhs-number.ts';
-import { freshSchemaUrl, runCli } from './run-cli.ts';
+import { cliModes, runCli } from './run-cli.ts';
 
-const modes: Array<{ name: string; env: () => Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> }> = [
-  {
-    name: 'pglite',
-    env: async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'joinedup-cli-'));
-      return { env: { DATA_DIR: join(dir, 'data') }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-];
-if (process.env.TEST_DATABASE_URL) {
-  const url = process.env.TEST_DATABASE_URL;
-  modes.push({
-    name: 'postgres',
-    env: async () => {
-      const schema = await freshSchemaUrl(url);
-      const dir = mkdtempSync(join(tmpdir(), 'joinedup-cli-'));
-      return {
-        env: { DATABASE_URL: schema.url, DATA_DIR: join(dir, 'data') },
-        cleanup: async () => {
-          await schema.drop();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  });
-}
+const modes = cliModes();
 
 const [A, B, C] = [makeTestNhsNumber(11), makeTestNhsNumber(12), makeTestNhsNumber(13)];
 const BAD_CHECK = `${B.slice(0, 9)}${(Number(B[9]) + 1) % 10}`;

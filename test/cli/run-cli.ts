@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
@@ -46,4 +49,40 @@ export async function freshSchemaUrl(url: string): Promise<{ url: string; drop()
   const u = new URL(url);
   u.searchParams.set('options', `-c search_path=${schema},public`);
   return { url: u.toString(), drop: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+}
+
+export interface CliMode {
+  name: string;
+  env: () => Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
+}
+
+/** The embedded database in a temp DATA_DIR always; PostgreSQL (a fresh schema) too when TEST_DATABASE_URL is set. */
+export function cliModes(): CliMode[] {
+  const modes: CliMode[] = [
+    {
+      name: 'pglite',
+      env: async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'joinedup-cli-'));
+        return { env: { DATA_DIR: join(dir, 'data') }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+      },
+    },
+  ];
+  const url = process.env.TEST_DATABASE_URL;
+  if (url) {
+    modes.push({
+      name: 'postgres',
+      env: async () => {
+        const schema = await freshSchemaUrl(url);
+        const dir = mkdtempSync(join(tmpdir(), 'joinedup-cli-'));
+        return {
+          env: { DATABASE_URL: schema.url, DATA_DIR: join(dir, 'data') },
+          cleanup: async () => {
+            await schema.drop();
+            rmSync(dir, { recursive: true, force: true });
+          },
+        };
+      },
+    });
+  }
+  return modes;
 }
