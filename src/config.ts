@@ -60,6 +60,8 @@ const ConfigSchema = z.object({
   // How long audit records are kept before `npx joinedup audit archive` exports and removes them
   // (8 years by default: a records-management choice, not a legal requirement; set it from your policy).
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(2922),
+  // The IG web page (/ig, docs/ig-web.md): a signed-in session ends after this long without a request.
+  IG_WEB_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

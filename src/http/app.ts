@@ -25,6 +25,7 @@ import { COUNCIL_SCHEMA_PATH, councilSchemaHandler } from './council-schema-rout
 import { councilRouter } from './council-routes.ts';
 import { cdsRouter } from '../cds/cds-routes.ts';
 import { igRouter } from '../ig/ig-routes.ts';
+import { igWebRouter } from '../ig-web/routes.ts';
 import { measuresRouter } from '../measures/routes.ts';
 import { fhirHandler } from './fhir-handler.ts';
 import { sendJson } from './fhir-response.ts';
@@ -114,6 +115,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/fhir/CodeSystem/:id', codeSystemRead);
   app.use(councilRouter(deps)); // POST /council/v1/records: authenticates and parses its own body (council-routes.ts)
   app.use(igRouter(deps)); // /ig/v1: IG API, information-governance clients only (src/ig/ig-routes.ts)
+  app.use(igWebRouter(deps)); // /ig: the IG web page for people, cookie sessions (src/ig-web/routes.ts, docs/ig-web.md)
   app.use(cdsRouter(deps)); // CDS Hooks consent decision service (src/cds/cds-routes.ts)
   app.post(
     TOKEN_PATH,
