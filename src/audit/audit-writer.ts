@@ -1,12 +1,13 @@
 import type { SqlClient } from '../db/sql-client.ts';
 import { canonicalJson } from './canonical.ts';
-import { chainHash, GENESIS_HASH, hashHeader } from './hash-chain.ts';
+import { GENESIS_HASH, hashHeader } from './hash-chain.ts';
 import type { AuditColumns, AuditRecordInput } from './types.ts';
 
 /**
  * Key of the transaction-scoped advisory lock every append (and archive)
  * takes. Holding it from reading the chain head until COMMIT is what keeps
  * seq order equal to chain order when several transactions append at once.
+ * The `audit_append` function (migration 9) takes the same key.
  */
 export const AUDIT_CHAIN_LOCK = 7243006;
 
@@ -49,52 +50,47 @@ export async function chainHead(sql: SqlClient): Promise<string> {
  * and the data it describes commit (or roll back) together, and an audit
  * failure fails the exchange. Returns the seqs assigned, in input order.
  *
- * The advisory lock is held until the caller's transaction ends, so callers
- * should append last, just before committing. The caller must run at READ
- * COMMITTED (the default): at REPEATABLE READ the head read below could come
- * from a snapshot older than the previous append and fork the chain.
+ * One round trip: the `audit_append` function (migration 9) takes the chain
+ * lock, checks READ COMMITTED, reads the head (a fresh snapshot after the
+ * lock, so it sees every append committed before), hashes each record
+ * exactly as chainHash does and inserts the batch. Headers and canonical
+ * content are built here, before any lock; the lock is then held for that
+ * server-side work and until the caller's transaction ends, never across a
+ * client round trip other than the COMMIT's. So callers should append last,
+ * just before committing, and run at READ COMMITTED (the default): at
+ * REPEATABLE READ the head read could come from a snapshot older than the
+ * previous append and fork the chain, so the function refuses.
  */
 export async function appendAuditEvents(sql: SqlClient, records: readonly AuditRecordInput[]): Promise<number[]> {
   if (records.length === 0) return [];
-  // Everything but the hashes is computed before the lock: the chain is held only for the head read, SHA-256 and the insert.
-  const prepared = records.map((record) => {
-    const c = columnsOf(record);
-    return { c, header: hashHeader(c), content: canonicalJson(record.event) };
-  });
-  const lock = await sql.query<{ iso: string }>(
-    `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}), current_setting('transaction_isolation') AS iso`
-  );
-  if (lock.rows[0]?.iso !== 'read committed') {
-    throw new AuditChainError(`audit appends need READ COMMITTED, not ${lock.rows[0]?.iso}`);
-  }
-  let prev = await chainHead(sql);
   const cols = HEADER_ARRAYS.map(() => [] as unknown[]);
+  const headers: string[] = [];
   const contents: string[] = [];
-  const prevs: string[] = [];
-  const hashes: string[] = [];
-  for (const { c, header, content } of prepared) {
-    const hash = chainHash(prev, header, content);
+  for (const record of records) {
+    const c = columnsOf(record);
     HEADER_ARRAYS.forEach(([name], i) => cols[i]!.push(c[name]));
-    contents.push(content);
-    prevs.push(prev);
-    hashes.push(hash);
-    prev = hash;
+    headers.push(hashHeader(c));
+    contents.push(canonicalJson(record.event));
   }
-  // One statement whatever the batch size: arrays, unnested WITH ORDINALITY
-  // and ordered, so identity values are drawn in chain order.
-  const arrays = HEADER_ARRAYS.map(([, type], i) => `$${i + 1}::${type}[]`);
   const n = HEADER_ARRAYS.length;
-  const names = HEADER_ARRAYS.map(([name]) => name).join(', ');
-  const r = await sql.query<{ seq: number }>(
-    `INSERT INTO audit_event (${names}, content, prev_hash, hash)
-     SELECT ${names}, content, prev_hash, hash
-       FROM unnest(${arrays.join(', ')}, $${n + 1}::text[], $${n + 2}::text[], $${n + 3}::text[])
-            WITH ORDINALITY AS u(${names}, content, prev_hash, hash, ord)
-      ORDER BY ord
-     RETURNING seq`,
-    [...cols, contents, prevs, hashes]
-  );
-  return r.rows.map((x) => Number(x.seq)).sort((a, b) => a - b);
+  const params = HEADER_ARRAYS.map(([, type], i) => `$${i + 1}::${type}[]`);
+  let r: { rows: { seqs: (number | string)[] | null }[] };
+  try {
+    r = await sql.query<{ seqs: (number | string)[] | null }>(
+      `SELECT audit_append(${params.join(', ')}, $${n + 1}::text[], $${n + 2}::text[]) AS seqs`,
+      [...cols, headers, contents]
+    );
+  } catch (err) {
+    if (err instanceof Error && /audit appends need READ COMMITTED/.test(err.message)) {
+      throw new AuditChainError(err.message, { cause: err });
+    }
+    throw err;
+  }
+  const seqs = (r.rows[0]?.seqs ?? []).map(Number);
+  if (seqs.length !== records.length) {
+    throw new AuditChainError(`audit_append stored ${seqs.length} of ${records.length} records`);
+  }
+  return seqs;
 }
 
 const HEADER_ARRAYS: readonly (readonly [keyof AuditColumns, string])[] = [

@@ -335,6 +335,76 @@ CREATE INDEX audit_event_purpose_idx ON audit_event (purpose, recorded);
 CREATE INDEX audit_event_lawful_basis_idx ON audit_event (lawful_basis, recorded);
 `,
   },
+  {
+    version: 9,
+    name: 'audit: append a batch to the chain in one call',
+    sql: `
+-- One round trip per batch instead of three (lock + isolation check, chain
+-- head, INSERT), so the chain lock is held for server-side work and the
+-- COMMIT only, not for client round trips (src/audit/audit-writer.ts).
+-- The caller passes the columns, the canonical header and content of each
+-- record; the hashes are computed here, byte for byte as chainHash in
+-- src/audit/hash-chain.ts: sha256 over the UTF-8 of prev_hash || header ||
+-- content, lower-case hex. Runs in the caller's transaction, so the lock is
+-- held until it ends and the audit commits or rolls back with the data.
+-- VOLATILE and READ COMMITTED: each statement below takes a fresh snapshot,
+-- so the head read after the lock is granted sees every append committed
+-- before it (one SQL statement would not: its snapshot predates the wait).
+CREATE FUNCTION audit_append(
+  p_recorded timestamptz[], p_patient_id text[], p_client_id text[], p_org_ods text[],
+  p_user_id text[], p_purpose text[], p_outcome text[], p_action text[], p_subtype text[],
+  p_lawful_basis text[], p_override text[], p_review_state text[], p_reviews_seq bigint[],
+  p_header text[], p_content text[]
+) RETURNS bigint[] LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  iso text := current_setting('transaction_isolation');
+  n integer := coalesce(array_length(p_content, 1), 0);
+  prev text;
+  prevs text[] := '{}';
+  hashes text[] := '{}';
+  seqs bigint[];
+BEGIN
+  IF iso <> 'read committed' THEN
+    RAISE EXCEPTION 'audit appends need READ COMMITTED, not %', iso USING ERRCODE = 'invalid_transaction_state';
+  END IF;
+  IF coalesce(array_length(p_header, 1), 0) <> n OR coalesce(array_length(p_recorded, 1), 0) <> n
+     OR array_position(p_header, NULL) IS NOT NULL OR array_position(p_content, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'audit_append: header and content arrays must match the records' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF n = 0 THEN
+    RETURN '{}';
+  END IF;
+  PERFORM pg_advisory_xact_lock(7243006);
+  -- The newest record's hash, else the archive anchor's, else genesis.
+  SELECT hash INTO prev FROM (
+    (SELECT 0 AS src, hash FROM audit_event ORDER BY seq DESC LIMIT 1)
+    UNION ALL (SELECT 1, hash FROM audit_chain_anchor ORDER BY through_seq DESC LIMIT 1)
+  ) h ORDER BY src LIMIT 1;
+  prev := coalesce(prev, repeat('0', 64));
+  FOR i IN 1 .. n LOOP
+    prevs[i] := prev;
+    prev := encode(sha256(convert_to(prev || p_header[i] || p_content[i], 'UTF8')), 'hex');
+    hashes[i] := prev;
+  END LOOP;
+  -- Ordered by ordinality, so identity values are drawn in chain order.
+  WITH ins AS (
+    INSERT INTO audit_event (recorded, patient_id, client_id, org_ods, user_id, purpose, outcome, action,
+                             subtype, lawful_basis, override, review_state, reviews_seq, content, prev_hash, hash)
+    SELECT recorded, patient_id, client_id, org_ods, user_id, purpose, outcome, action,
+           subtype, lawful_basis, override, review_state, reviews_seq, content, prev_hash, hash
+      FROM unnest(p_recorded, p_patient_id, p_client_id, p_org_ods, p_user_id, p_purpose, p_outcome, p_action,
+                  p_subtype, p_lawful_basis, p_override, p_review_state, p_reviews_seq, p_content, prevs, hashes)
+           WITH ORDINALITY AS u(recorded, patient_id, client_id, org_ods, user_id, purpose, outcome, action,
+                                subtype, lawful_basis, override, review_state, reviews_seq, content, prev_hash, hash, ord)
+     ORDER BY ord
+    RETURNING seq
+  )
+  SELECT array_agg(seq ORDER BY seq) INTO seqs FROM ins;
+  RETURN seqs;
+END
+$fn$;
+`,
+  },
 ];
 
 /**
