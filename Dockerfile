@@ -33,7 +33,7 @@ ENV PATH=/app/node_modules/.bin:$PATH
 EXPOSE 8080
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/fhir/metadata').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # One process, no npm or tsx wrapper in between: SIGTERM from `docker stop`
 # reaches the server itself, which closes the listener and the database.

@@ -12,6 +12,7 @@ import type { GatewayKeys } from '../auth/gateway-keys.ts';
 import type { JwksSource } from '../auth/jwks-source.ts';
 import { tokenEndpoint } from '../auth/token-endpoint.ts';
 import { codeSystemRead, codeSystemSearch } from './code-system-route.ts';
+import { healthz, readyz } from './health-routes.ts';
 import type { AuditBatcher } from '../audit/audit-batcher.ts';
 import type { GateServices } from '../gate/enforce/gate-services.ts';
 import type { Config } from '../config.ts';
@@ -109,6 +110,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/.well-known/smart-configuration', smartConfig);
   app.get('/fhir/.well-known/smart-configuration', smartConfig);
   app.get(JWKS_PATH, jwksDocument(deps.auth.keys));
+  app.get('/healthz', healthz);
+  app.get('/readyz', readyz(deps.db, logger));
   // The council format's JSON Schema is public, like the discovery documents.
   app.get(COUNCIL_SCHEMA_PATH, councilSchemaHandler());
   app.get('/fhir/CodeSystem', codeSystemSearch);
@@ -224,7 +227,7 @@ function tokenFormError(err: unknown, _req: Request, res: Response, next: NextFu
 }
 
 // Our own discovery and OAuth path segments, kept in logs as they are.
-const OWN_PATH_SEGMENTS = new Set(['.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem', 'Measure', 'ig', 'audit-events', 'audit-events.csv', 'patients', 'access-report', 'reviews', 'audit-chain', 'verify']);
+const OWN_PATH_SEGMENTS = new Set(['healthz', 'readyz', '.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem', 'Measure', 'ig', 'audit-events', 'audit-events.csv', 'patients', 'access-report', 'reviews', 'audit-chain', 'verify']);
 
 /**
  * The shape of a request path, safe for logs and error texts: a client may
