@@ -28,7 +28,7 @@ describe.each(backends())('health endpoints ($name)', (backend) => {
       expect(res.headers.get('retry-after')).toBe('5');
       const body = (await res.json()) as { resourceType: string; issue: { details: { text: string } }[] };
       expect(body.resourceType).toBe('OperationOutcome');
-      expect(body.issue[0].details.text).toMatch(/1 migration\(s\) not yet applied/);
+      expect(body.issue[0]!.details.text).toMatch(/1 migration\(s\) not yet applied/);
     } finally {
       await s.db.query('INSERT INTO schema_migration (version, name) VALUES ($1, $2)', [newest, row.name]);
     }
