@@ -62,6 +62,10 @@ const ConfigSchema = z.object({
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(2922),
   // The IG web page (/ig, docs/ig-web.md): a signed-in session ends after this long without a request.
   IG_WEB_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  // Prometheus metrics (docs/operations.md, "Metrics") on a port of their own, never the API's;
+  // unset means no metrics server. Loopback by default, like HOST.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   }
   const running = await startServer(config);
   const storage = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.DATA_DIR} (laptops and pilots only)`;
-  running.logger.info({ url: running.url, fhirBase: `${running.baseUrl}/fhir`, storage }, 'JoinedUp listening');
+  running.logger.info({ url: running.url, fhirBase: `${running.baseUrl}/fhir`, storage, ...(running.metricsUrl ? { metrics: running.metricsUrl } : {}) }, 'JoinedUp listening');
   process.stdout.write(`JoinedUp listening on ${running.url} (FHIR base ${running.baseUrl}/fhir, storage: ${storage})\n`);
   if (config.AUTH_MODE === 'open-development') {
     // Said in the log, on the terminal and in the CapabilityStatement: nobody

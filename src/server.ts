@@ -19,6 +19,7 @@ import { loadAgreements } from './gate/agreements/agreement-store.ts';
 import { createGateServices } from './gate/enforce/gate-services.ts';
 import type { GateServices } from './gate/enforce/gate-services.ts';
 import { createLogger } from './ops/logger.ts';
+import { GatewayMetrics, startMetricsServer } from './ops/metrics.ts';
 import { jointWorkRules } from './joint-work/joint-work-rules.ts';
 import { withSubscriptionRules } from './subscriptions/rules.ts';
 import { SubscriptionService } from './subscriptions/service.ts';
@@ -38,6 +39,8 @@ export interface RunningServer {
   gate: GateServices;
   /** FHIR Subscriptions: the rest-hook delivery loop (tests wait on it with settled()). */
   subscriptions: SubscriptionService;
+  /** The Prometheus scrape URL (METRICS_PORT set), on its own port; undefined when metrics are off. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -63,15 +66,22 @@ export async function startServer(config: Config, existingDb?: Database, options
   buildSearchParamRegistry();
   const validator = createValidator();
   const db = existingDb ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE }));
+  // Metrics only when an operator asks for their port: never on the API's port.
+  const metrics = config.METRICS_PORT === undefined ? undefined : new GatewayMetrics(db.poolStats ? { poolStats: () => db.poolStats?.() } : {});
   // Keys before listening: the first start creates the signing key, and no
   // request may arrive before tokens can be verified.
   const keys = await GatewayKeys.load(db);
   const clients = new ClientRegistry(db);
   const jwks = new JwksSource({ logger });
+  // A metrics port that cannot be bound stops the start before the API listens.
+  const metricsServer = metrics && config.METRICS_PORT !== undefined ? await startMetricsServer(metrics, config.METRICS_PORT, config.METRICS_HOST) : undefined;
   const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, config.HOST, () => resolve());
+  }).catch((err: unknown) => {
+    metricsServer?.server.close();
+    throw err;
   });
   server.keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;
@@ -87,8 +97,9 @@ export async function startServer(config: Config, existingDb?: Database, options
     policyTtlMs: config.GATE_AGREEMENTS_TTL_MS,
     breakGlassWindowMs: config.BREAK_GLASS_MINUTES * 60_000,
     loadAgreements: (sql) => loadAgreements(sql),
+    ...(metrics ? { onDecision: metrics.gateDecision } : {}),
   });
-  const audit = new AuditBatcher(db);
+  const audit = new AuditBatcher(db, metrics ? { onBatchWritten: metrics.auditBatchWritten } : {});
   // Joint work (issue #7): request workflow, care team roles, duplicate assessments (config/joint-work.json).
   const writeRules = jointWorkRules();
   // Subscriptions (docs/subscriptions.md): our rules on top of R4 validation, and delivery after each commit.
@@ -110,7 +121,7 @@ export async function startServer(config: Config, existingDb?: Database, options
       pollMs: config.SUBSCRIPTION_POLL_MS,
     },
   });
-  server.on('request', createApp({ config, baseUrl, db, validator: storeValidator, onCommitted: subscriptions.onCommitted, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, audit, writeRules, ungated: options.ungatedBaselineForBenchmarks === true, unaudited: options.unauditedBaselineForBenchmarks === true }));
+  server.on('request', createApp({ config, baseUrl, db, validator: storeValidator, onCommitted: subscriptions.onCommitted, profileForType: (t) => validator.registry.profileForType(t), logger, version: VERSION, auth, gate, audit, writeRules, ungated: options.ungatedBaselineForBenchmarks === true, unaudited: options.unauditedBaselineForBenchmarks === true, ...(metrics ? { metrics } : {}) }));
   subscriptions.start();
   return {
     url,
@@ -123,6 +134,7 @@ export async function startServer(config: Config, existingDb?: Database, options
     clients,
     gate,
     subscriptions,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     async close() {
       // Stop accepting, let requests in flight finish (their writes commit or
       // roll back whole), then cut whatever is still open after the grace period.
@@ -135,6 +147,11 @@ export async function startServer(config: Config, existingDb?: Database, options
       await subscriptions.stop();
       // Requests have finished: their audit records are queued or written; write the rest before the database goes.
       await audit.close();
+      if (metricsServer) {
+        const stopped = new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));
+        metricsServer.server.closeAllConnections();
+        await stopped;
+      }
       if (!existingDb) await db.close();
     },
   };

@@ -7,6 +7,8 @@ export interface AuditBatcherOptions {
   maxBatch?: number;
   /** Longest a record waits for others to join its batch. */
   maxDelayMs?: number;
+  /** Told how long each batch's write took (seconds) and whether it committed (metrics). */
+  onBatchWritten?: (seconds: number, ok: boolean) => void;
 }
 
 interface Pending {
@@ -38,6 +40,7 @@ export class AuditBatcher {
   private closed = false;
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
+  private readonly onBatchWritten: ((seconds: number, ok: boolean) => void) | undefined;
 
   constructor(
     private readonly db: Database,
@@ -45,6 +48,7 @@ export class AuditBatcher {
   ) {
     this.maxBatch = options.maxBatch ?? 200;
     this.maxDelayMs = options.maxDelayMs ?? 2;
+    this.onBatchWritten = options.onBatchWritten;
   }
 
   /** Resolves with the record's seq once it is committed; rejects if its batch failed. */
@@ -92,10 +96,14 @@ export class AuditBatcher {
   }
 
   private async write(batch: Pending[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       const seqs = await this.db.transaction((tx) => appendAuditEvents(tx, batch.map((p) => p.record)));
       batch.forEach((p, i) => p.resolve(seqs[i]!));
+      this.onBatchWritten?.(seconds(), true);
     } catch (err) {
+      this.onBatchWritten?.(seconds(), false);
       for (const p of batch) p.reject(err);
     }
   }

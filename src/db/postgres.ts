@@ -44,6 +44,9 @@ export async function openPostgres(url: string, poolSize: number): Promise<Datab
     noteWrites() {
       // autovacuum keeps statistics fresh on PostgreSQL.
     },
+    poolStats() {
+      return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+    },
     async close() {
       await pool.end();
     },

@@ -22,5 +22,7 @@ export interface Database extends SqlClient {
    * ignores it.
    */
   noteWrites(count: number): void;
+  /** Connection pool counts for metrics (PostgreSQL only; PGlite has no pool). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }

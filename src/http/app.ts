@@ -32,6 +32,7 @@ import { fhirHandler } from './fhir-handler.ts';
 import { sendJson } from './fhir-response.ts';
 import { bodyErrorToHttp, jsonBody } from './json-body.ts';
 import { httpError, toErrorResponse } from './outcome.ts';
+import type { GatewayMetrics } from '../ops/metrics.ts';
 
 export interface AppDeps {
   config: Config;
@@ -54,6 +55,8 @@ export interface AppDeps {
   onCommitted?: (context: RequestContext, written: readonly string[]) => void;
   /** Business rules on every FHIR write (joint work, src/joint-work/). */
   writeRules?: WriteRules;
+  /** Prometheus metrics (src/ops/metrics.ts), served on their own port; absent, nothing is counted. */
+  metrics?: GatewayMetrics;
 }
 
 /** The identity services the composition root builds (server.ts). */
@@ -90,16 +93,10 @@ export function createApp(deps: AppDeps): express.Express {
     res.locals.context = context;
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      logger.info(
-        {
-          requestId,
-          method: req.method,
-          route: routeShape(req.originalUrl),
-          status: res.statusCode,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
-        },
-        'request'
-      );
+      const route = routeShape(req.originalUrl);
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info({ requestId, method: req.method, route, status: res.statusCode, ms }, 'request');
+      deps.metrics?.observeRequest(route, req.method, res.statusCode, ms / 1000);
     });
     next();
   });

@@ -42,7 +42,7 @@ export const MAX_RECORDS_PER_PUSH = 1000;
  * docs/council-format.md, "Pushing records"). Only a council's client may
  * push, and what it pushes is stored under its own ODS code.
  */
-export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl' | 'gate' | 'audit' | 'writeRules' | 'onCommitted'>): express.Router {
+export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' | 'logger' | 'auth' | 'baseUrl' | 'gate' | 'audit' | 'writeRules' | 'onCommitted' | 'metrics'>): express.Router {
   const router = express.Router();
   const { config, logger } = deps;
   // Token and permission before any body is read: an outsider costs no parsing.
@@ -80,6 +80,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
     (req: Request, res: Response, next: NextFunction) => {
       const context = res.locals.context as RequestContext;
       push(pushDeps(context, res), context, req.body).then((body) => {
+        for (const r of body.results) deps.metrics?.councilRecord(r.status);
         res.status(200).type('application/json').send(JSON.stringify(body));
       }, next);
     }
@@ -111,7 +112,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
         return items.map((x, i) => (deep[i] ? tooDeep(x.json, x.index) : pushed[k++]!));
       };
       const batching = IMPORT_BATCHING[deps.db.kind];
-      importNdjson(req, res, { pushBatch: pushLines, window: batching.window, batchSize: batching.batch, maxLineBytes: config.MAX_IMPORT_LINE_BYTES, maxTotalBytes: config.MAX_IMPORT_BYTES }).then(
+      importNdjson(req, res, { pushBatch: pushLines, window: batching.window, batchSize: batching.batch, maxLineBytes: config.MAX_IMPORT_LINE_BYTES, maxTotalBytes: config.MAX_IMPORT_BYTES, onResult: (status) => deps.metrics?.councilRecord(status) }).then(
         (outcome) => {
           if (outcome !== 'complete') logger.info({ requestId: context.requestId, outcome }, 'council import ended early');
         },
@@ -149,6 +150,8 @@ interface ImportHttpOptions {
   batchSize: number;
   maxLineBytes: number;
   maxTotalBytes: number;
+  /** Told each line's result status as it is answered (metrics). */
+  onResult?: (status: ImportLineResult['status']) => void;
 }
 
 /**
@@ -213,6 +216,7 @@ async function importNdjson(req: Request, res: Response, o: ImportHttpOptions): 
       write: (r: ImportLineResult) => {
         counted.lines += 1;
         counted[r.status] += 1;
+        o.onResult?.(r.status);
         return writeLine(r);
       },
       window: o.window,

@@ -64,6 +64,7 @@ export class RequestGate implements AccessGate {
         continue;
       }
       this.decisions.push({ ref: `${row.resource_type}/${row.id}`, ...(row.patient_id ? { patientId: row.patient_id } : {}), operation, decision });
+      this.services.onDecision?.(decision.outcome, decision.rules[0]?.rule ?? 'none');
       if (decision.outcome !== 'permit') continue;
       if (decision.obligations.includes('open-break-glass-window') && row.patient_id) opened.add(row.patient_id);
       out.push(row);
@@ -91,6 +92,7 @@ export class RequestGate implements AccessGate {
       };
       const decision = decide(query, await this.services.policy(sql));
       this.decisions.push({ ref: `${write.resourceType}/${write.id}`, patientId, operation: 'write', decision });
+      this.services.onDecision?.(decision.outcome, decision.rules[0]?.rule ?? 'none');
       if (decision.outcome !== 'permit') throw new OperationOutcomeError(refusal(decision.explanation));
     }
   }

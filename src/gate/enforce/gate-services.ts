@@ -14,6 +14,8 @@ export interface GateServices {
   policy(sql: SqlClient): Promise<Policy>;
   invalidatePolicy(): void;
   now(): Date;
+  /** Told of every decision a RequestGate records (metrics: outcome and the rule that settled it). */
+  onDecision?: (outcome: 'permit' | 'deny', rule: string) => void;
 }
 
 export interface GateServiceOptions {
@@ -22,6 +24,7 @@ export interface GateServiceOptions {
   breakGlassWindowMs: number;
   loadAgreements: (sql: SqlClient) => Promise<SharingAgreement[]>;
   now?: () => Date;
+  onDecision?: (outcome: 'permit' | 'deny', rule: string) => void;
 }
 
 export function createGateServices(options: GateServiceOptions): GateServices {
@@ -42,5 +45,6 @@ export function createGateServices(options: GateServiceOptions): GateServices {
       cached = undefined;
     },
     now: options.now ?? (() => new Date()),
+    ...(options.onDecision ? { onDecision: options.onDecision } : {}),
   };
 }
