@@ -41,6 +41,7 @@ import { cpuSeconds, startService } from './processes.ts';
 import type { Service } from './processes.ts';
 import { adminQuery, createBenchSchema } from './schema.ts';
 import { DATABASE_URL, POOL, benchNumber } from './settings.ts';
+import { ELIGIBILITY, carePlanBody, day } from './synthetic-council.ts';
 
 const RECORDS = Math.floor(benchNumber('BENCH_RECORDS', 2000));
 const BATCH_LINES = Math.floor(benchNumber('BENCH_BATCH_LINES', 10_000));
@@ -223,12 +224,6 @@ async function writeCaseload(file: string, n: number, batch: number): Promise<Pa
 
 const GIVEN = ['Arthur', 'Edith', 'Mohammed', 'Aisha', 'Gwen', 'Tomasz', 'Priya', 'Desmond', 'Nia', 'Callum', 'Irene', 'Kwame'];
 const FAMILY = ['Pemberton', 'Okafor', 'Kowalski', 'Hughes', 'Begum', 'Fraser', 'Lindqvist', 'Adeyemi', 'Marsh', 'Quinn'];
-const ELIGIBILITY = ['personal-hygiene', 'home-safety', 'community-facilities', 'managing-nutrition', 'toilet-needs', 'being-clothed', 'relationships', 'habitable-home'];
-const COMPONENTS = ['HS', 'EQ', 'DS', 'R', 'M'];
-
-function day(base: string, plusDays: number): string {
-  return new Date(Date.parse(`${base}T00:00:00Z`) + plusDays * 86_400_000).toISOString().slice(0, 10);
-}
 
 /** One synthetic council record of `type` for person number `p` (shapes as docs/examples/council/*.json). */
 function makeRecord(type: (typeof RECORD_TYPES)[number], p: number): Record<string, unknown> {
@@ -258,33 +253,8 @@ function makeRecord(type: (typeof RECORD_TYPES)[number], p: number): Record<stri
         accommodationStatus: 'OWN',
         hasUnpaidCarer: p % 3 ? 'yes' : 'no',
       };
-    case 'care-plan': {
-      const needs = 5 + (p % 3);
-      const ids = Array.from({ length: needs }, (_, k) => k + 1);
-      return {
-        ...base,
-        source: source('CSP'),
-        person: personRef,
-        status: 'active',
-        title: `Care and support plan ${p}`,
-        created: start,
-        period: { start, end: day(start, 364) },
-        author: worker,
-        needs: ids.map((k) => ({ id: `N${k}`, description: `Need ${k} of person ${p}.`, eligibilityOutcome: ELIGIBILITY[(p + k) % ELIGIBILITY.length] })),
-        goals: ids.map((k) => ({ id: `G${k}`, description: `Goal ${k}: living well at home.`, status: 'active', targetDate: day(start, 90 + k * 30), needIds: [`N${k}`] })),
-        activities: ids.map((k) => ({
-          id: `A${k}`,
-          description: `Activity ${k} for goal ${k}.`,
-          serviceComponent: COMPONENTS[(p + k) % COMPONENTS.length],
-          status: 'in-progress',
-          deliveredBy: { kind: 'organisation', name: 'Brightcare Homecare (synthetic)', ods: 'X9P02' },
-          frequency: 'daily',
-          goalIds: [`G${k}`],
-        })),
-        personalBudget: { weeklyAmountGbp: 100 + (p % 300), deliveryMechanism: 'CMPB', clientContributionWeeklyGbp: p % 50 },
-        reviewDate: day(start, 180),
-      };
-    }
+    case 'care-plan':
+      return { ...base, source: source('CSP'), person: personRef, ...carePlanBody(p, start, worker, 5 + (p % 3)) };
     case 'assessment':
       return {
         ...base,

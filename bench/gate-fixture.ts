@@ -24,6 +24,7 @@ import { makeTestNhsNumber } from '../src/fhir/validation/nhs-number.ts';
 import { addAgreement } from '../src/gate/agreements/agreement-store.ts';
 import type { Service } from './processes.ts';
 import { adminQuery } from './schema.ts';
+import { ELIGIBILITY, carePlanBody, day } from './synthetic-council.ts';
 
 export const COUNCIL_ODS = 'X9C01';
 export const GP_ODS = 'X99001';
@@ -81,14 +82,8 @@ export async function getToken(signer: SigningKey, context: AssertionContext, se
   return body.access_token;
 }
 
-function day(base: string, plusDays: number): string {
-  return new Date(Date.parse(`${base}T00:00:00Z`) + plusDays * 86_400_000).toISOString().slice(0, 10);
-}
-
 const GIVEN = ['Arthur', 'Edith', 'Mohammed', 'Aisha', 'Gwen', 'Tomasz', 'Priya', 'Desmond', 'Nia', 'Callum', 'Irene', 'Kwame'];
 const FAMILY = ['Pemberton', 'Okafor', 'Kowalski', 'Hughes', 'Begum', 'Fraser', 'Lindqvist', 'Adeyemi', 'Marsh', 'Quinn'];
-const ELIGIBILITY = ['personal-hygiene', 'home-safety', 'community-facilities', 'managing-nutrition', 'toilet-needs', 'being-clothed', 'relationships', 'habitable-home'];
-const COMPONENTS = ['HS', 'EQ', 'DS', 'R', 'M'];
 const GP_CLASSES = ['person', 'contacts', 'assessments', 'services', 'reviews', 'care-plan', 'care-team'];
 
 /** One person's council records (shapes as docs/examples/council/*.json), dates and sizes varied by `p`. */
@@ -107,7 +102,6 @@ export function personRecords(p: number): Record<string, unknown>[] {
     return rec('consent', { source: source('CNS', k, date), status, decidedBy: 'person', scope: { organisations, purposes, dataClasses }, capacity: capacity(date), date, reviewDate: day(date, 365), recordedBy: { name: worker.name, localId: worker.localId, organisationOds: COUNCIL_ODS } });
   };
   const needs = 2 + (p % 3);
-  const n = Array.from({ length: needs }, (_, k) => k + 1);
   return [
     rec('person', {
       source: source('PER'),
@@ -123,27 +117,7 @@ export function personRecords(p: number): Record<string, unknown>[] {
       accommodationStatus: 'OWN',
       hasUnpaidCarer: p % 3 ? 'yes' : 'no',
     }),
-    rec('care-plan', {
-      source: source('CSP'),
-      status: 'active',
-      title: `Care and support plan ${p}`,
-      created: start,
-      period: { start, end: day(start, 364) },
-      author: worker,
-      needs: n.map((k) => ({ id: `N${k}`, description: `Need ${k} of person ${p}.`, eligibilityOutcome: ELIGIBILITY[(p + k) % ELIGIBILITY.length] })),
-      goals: n.map((k) => ({ id: `G${k}`, description: `Goal ${k}: living well at home.`, status: 'active', targetDate: day(start, 90 + k * 30), needIds: [`N${k}`] })),
-      activities: n.map((k) => ({
-        id: `A${k}`,
-        description: `Activity ${k} for goal ${k}.`,
-        serviceComponent: COMPONENTS[(p + k) % COMPONENTS.length],
-        status: 'in-progress',
-        deliveredBy: { kind: 'organisation', name: 'Brightcare Homecare (synthetic)', ods: 'X9P02' },
-        frequency: 'daily',
-        goalIds: [`G${k}`],
-      })),
-      personalBudget: { weeklyAmountGbp: 100 + (p % 300), deliveryMechanism: 'CMPB', clientContributionWeeklyGbp: p % 50 },
-      reviewDate: day(start, 180),
-    }),
+    rec('care-plan', { source: source('CSP'), ...carePlanBody(p, start, worker, needs) }),
     rec('care-team', {
       source: source('CT'),
       name: `Team for person ${p}`,

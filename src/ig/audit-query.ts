@@ -1,23 +1,11 @@
 import type { SqlClient } from '../db/sql-client.ts';
 import { dateRange } from './audit-filters.ts';
 import type { AuditFilters } from './audit-filters.ts';
+import type { AuditColumns } from '../audit/types.ts';
 
 /** One stored record as the IG API reads it; review_state is the effective one (see below). */
-export interface IgAuditRow {
+export interface IgAuditRow extends AuditColumns {
   seq: number;
-  recorded: string;
-  patient_id: string | null;
-  client_id: string | null;
-  org_ods: string | null;
-  user_id: string | null;
-  purpose: string | null;
-  outcome: string;
-  action: string;
-  subtype: string;
-  lawful_basis: string | null;
-  override: string | null;
-  review_state: string | null;
-  reviews_seq: number | null;
   content: string;
   hash: string;
 }
