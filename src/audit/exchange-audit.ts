@@ -11,8 +11,8 @@ import type { AuditOutcome, AuditRecordInput } from './types.ts';
 /** What an exchange's audit reads from the gate: every decision made, in order. */
 export interface DecisionSource {
   readonly decisions: readonly RecordedDecision[];
-  /** Removes and returns the decisions about these resources, so a long import does not hold them all. */
-  take(refs: ReadonlySet<string>): RecordedDecision[];
+  /** Removes and returns the decisions about these resources (all without `refs`), so a long import does not hold them all. */
+  take(refs?: ReadonlySet<string>): RecordedDecision[];
 }
 
 /**
@@ -65,7 +65,7 @@ export class ExchangeAudit {
 
   /** Before the response goes out: records what no write transaction recorded. Rejects if the audit cannot be committed. */
   async finish(status: number): Promise<void> {
-    const pending = this.gate ? this.gate.take(new Set(this.gate.decisions.map((d) => d.ref))) : [];
+    const pending = this.gate ? this.gate.take() : [];
     if (this.recordedInTransaction && pending.length === 0 && status < 400) return;
     const outcome: AuditOutcome = status >= 500 ? 'error' : status >= 400 ? (pending.some((d) => d.decision.outcome === 'deny') ? 'deny' : 'error') : 'permit';
     const records = this.records(pending, outcome, []);

@@ -97,8 +97,13 @@ export class RequestGate implements AccessGate {
     }
   }
 
-  /** Removes and returns the decisions about these resources (their audit record has been written). */
-  take(refs: ReadonlySet<string>): RecordedDecision[] {
+  /** Removes and returns the decisions about these resources (all of them without `refs`): their audit record is being written. */
+  take(refs?: ReadonlySet<string>): RecordedDecision[] {
+    if (!refs) {
+      const all = this.decisions;
+      this.decisions = [];
+      return all;
+    }
     const taken = this.decisions.filter((d) => refs.has(d.ref));
     if (taken.length) this.decisions = this.decisions.filter((d) => !refs.has(d.ref));
     return taken;
