@@ -58,7 +58,7 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', () => void cleanup().catch((e) => console.error('cleanup', e)).finally(() => process.exit(130)));
   try {
-    const common = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL, DEMO_DATA: 'off' };
+    const common = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL, DEMO_DATA: 'off', RATE_LIMIT_PER_CLIENT: '0', RATE_LIMIT_TOKEN_PER_IP: '0' };
     // One after the other: the first migrates the schema, the second finds it done.
     const profDir = process.env.BENCH_CPU_PROF_DIR;
     const smart = await startService('smart', 'src/main.ts', { ...common, AUTH_MODE: 'smart' }, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);

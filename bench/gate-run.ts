@@ -86,7 +86,7 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', () => void cleanup().catch((e) => console.error('cleanup', e)).finally(() => process.exit(130)));
   try {
-    const common = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL, DEMO_DATA: 'off', AUTH_MODE: 'smart' };
+    const common = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL, DEMO_DATA: 'off', AUTH_MODE: 'smart', RATE_LIMIT_PER_CLIENT: '0', RATE_LIMIT_TOKEN_PER_IP: '0' };
     const profDir = process.env.BENCH_CPU_PROF_DIR;
     // One after the other: the first migrates the schema, the others find it done.
     const servers = new Map<Variant, Service>();

@@ -16,7 +16,9 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  DATABASE_LISTEN_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(), // cache invalidation's LISTEN: a direct connection when DATABASE_URL goes through a transaction-mode pooler
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000), // longest wait for a database connection before a request fails fast with 503
   // SMART Backend Services unless an operator explicitly opts out for a local
   // experiment or the auth benchmark: open-development has no authentication.
   AUTH_MODE: z.enum(['smart', 'open-development']).default('smart'),
@@ -46,6 +48,16 @@ const ConfigSchema = z.object({
   // caseload import longer than this must be sent in parts (the CLI does); 0 disables it.
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  // Rate limits and slow clients (docs/operations.md), per instance: N instances let a client N times through.
+  // Per authenticated client: requests a second sustained, and how many may come at once; 0 = no limit.
+  RATE_LIMIT_PER_CLIENT: z.coerce.number().min(0).max(1_000_000).default(100),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  // Token requests a minute per remote address (the endpoint has no client yet); 0 = no limit.
+  RATE_LIMIT_TOKEN_PER_IP: z.coerce.number().min(0).max(1_000_000).default(60),
+  // Time a client has to send a request's headers (slowloris protection); never more than REQUEST_TIMEOUT_MS.
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
+  // Where logs go: a file (appended) instead of stdout. For tests and hosts without a log collector.
+  LOG_FILE: z.string().min(1).optional(),
   // FHIR Subscriptions (docs/subscriptions.md): endpoints must be https, except plain http to
   // these hosts (comma-separated; loopback names only make sense in development and tests).
   SUBSCRIPTION_HTTP_HOSTS: z.string().default(''),
@@ -62,6 +74,20 @@ const ConfigSchema = z.object({
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(2922),
   // The IG web page (/ig, docs/ig-web.md): a signed-in session ends after this long without a request.
   IG_WEB_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  // Sign-in to /ig with the organisation's single sign-on: OpenID Connect code flow with PKCE
+  // (docs/ig-web.md). All or nothing: issuer, client id, role claim, roles and organisation
+  // together; igOidcSettings (src/ig-web/oidc-config.ts) names a missing one and refuses to start.
+  IG_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  IG_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  // Unset: a public client (PKCE only); set: client_secret_basic.
+  IG_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  IG_OIDC_SCOPES: z.string().regex(/(^|\s)openid(\s|$)/, 'must include "openid"').default('openid profile email'),
+  // The claim holding the user's roles or groups, and the values of it that grant IG access (comma-separated).
+  IG_OIDC_ROLE_CLAIM: z.string().min(1).optional(),
+  IG_OIDC_ROLES: z.string().min(1).optional(),
+  // The organisation every IG user signing in this way acts for.
+  IG_OIDC_ORG_ODS: z.string().regex(/^[A-Za-z0-9]{3,12}$/, 'must be an ODS code (3-12 letters and digits)').optional(),
+  IG_OIDC_ORG_NAME: z.string().min(1).optional(),
   // Prometheus metrics (docs/operations.md, "Metrics") on a port of their own, never the API's;
   // unset means no metrics server. Loopback by default, like HOST.
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),

@@ -1,5 +1,6 @@
 import { demoWanted, seedDemo } from './auth/demo-seed.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { igOidcSettings } from './ig-web/oidc-config.ts';
 import { DataDirLockedError, acquireDataDirLock } from './ops/data-dir-lock.ts';
 import { startServer } from './server.ts';
 
@@ -7,6 +8,8 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
+    // Settings that are only valid together (single sign-on for /ig): checked before anything is opened.
+    igOidcSettings(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -14,10 +14,13 @@ import { loadBaseSchema } from './fhir/schema.ts';
 import { buildSearchParamRegistry } from './fhir/search/search-params.ts';
 import { createValidator } from './fhir/validation/validator.ts';
 import { createApp } from './http/app.ts';
+import { answerClientErrors } from './http/client-error.ts';
 import { AuditBatcher } from './audit/audit-batcher.ts';
 import { loadAgreements } from './gate/agreements/agreement-store.ts';
 import { createGateServices } from './gate/enforce/gate-services.ts';
 import type { GateServices } from './gate/enforce/gate-services.ts';
+import { newOrigin, publishInvalidation } from './ops/cluster-invalidation.ts';
+import { ClusterListener } from './ops/cluster-listener.ts';
 import { createLogger } from './ops/logger.ts';
 import { GatewayMetrics, startMetricsServer } from './ops/metrics.ts';
 import { jointWorkRules } from './joint-work/joint-work-rules.ts';
@@ -61,11 +64,11 @@ export interface ServerOptions {
 }
 
 export async function startServer(config: Config, existingDb?: Database, options: ServerOptions = {}): Promise<RunningServer> {
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = createLogger(config.LOG_LEVEL, config.LOG_FILE);
   loadBaseSchema();
   buildSearchParamRegistry();
   const validator = createValidator();
-  const db = existingDb ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE }));
+  const db = existingDb ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS }));
   // Metrics only when an operator asks for their port: never on the API's port.
   const metrics = config.METRICS_PORT === undefined ? undefined : new GatewayMetrics(db.poolStats ? { poolStats: () => db.poolStats?.() } : {});
   // Keys before listening: the first start creates the signing key, and no
@@ -75,7 +78,15 @@ export async function startServer(config: Config, existingDb?: Database, options
   const jwks = new JwksSource({ logger });
   // A metrics port that cannot be bound stops the start before the API listens.
   const metricsServer = metrics && config.METRICS_PORT !== undefined ? await startMetricsServer(metrics, config.METRICS_PORT, config.METRICS_HOST) : undefined;
-  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS });
+  // Slow clients: headers within HEADERS_TIMEOUT_MS (never later than the whole request), the whole request
+  // within REQUEST_TIMEOUT_MS; Node checks both only every connectionsCheckingInterval, so check often enough for them to hold.
+  const headersTimeout = config.REQUEST_TIMEOUT_MS > 0 ? Math.min(config.HEADERS_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS) : config.HEADERS_TIMEOUT_MS;
+  const server = createServer({
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    headersTimeout,
+    connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 4))),
+  });
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, config.HOST, () => resolve());
@@ -92,12 +103,22 @@ export async function startServer(config: Config, existingDb?: Database, options
   // Tokens name the gateway (iss) and its FHIR API (aud); both come from the public base URL.
   const tokens = new AccessTokens(keys, { issuer: baseUrl, audience: `${baseUrl}/fhir`, lifetimeSeconds: config.ACCESS_TOKEN_SECONDS });
   const auth = { keys, tokens, clients, jwks, clientStatus: new ClientStatusCache(clients, config.CLIENT_STATUS_TTL_MS) };
+  const origin = newOrigin();
   const gate = createGateServices({
     factsTtlMs: config.GATE_FACTS_TTL_MS,
     policyTtlMs: config.GATE_AGREEMENTS_TTL_MS,
     breakGlassWindowMs: config.BREAK_GLASS_MINUTES * 60_000,
     loadAgreements: (sql) => loadAgreements(sql),
     ...(metrics ? { onDecision: metrics.gateDecision } : {}),
+    // Several instances on one PostgreSQL (README "Scaling out"): writes tell the others, on COMMIT.
+    ...(db.kind === 'postgres' ? { notifyFactsChanged: (sql, patientIds) => publishInvalidation(sql, { kind: 'facts', patientIds }, origin) } : {}),
+  });
+  const listenUrl = db.kind === 'postgres' ? (config.DATABASE_LISTEN_URL ?? config.DATABASE_URL) : undefined;
+  const cluster = listenUrl ? new ClusterListener({ url: listenUrl, origin, logger, targets: { facts: gate.facts, policy: gate, clients: auth.clientStatus } }) : undefined;
+  await cluster?.start().catch((err: unknown) => {
+    server.close();
+    metricsServer?.server.close();
+    throw err;
   });
   const audit = new AuditBatcher(db, metrics ? { onBatchWritten: metrics.auditBatchWritten } : {});
   // Joint work (issue #7): request workflow, care team roles, duplicate assessments (config/joint-work.json).
@@ -147,6 +168,7 @@ export async function startServer(config: Config, existingDb?: Database, options
       await subscriptions.stop();
       // Requests have finished: their audit records are queued or written; write the rest before the database goes.
       await audit.close();
+      await cluster?.close();
       if (metricsServer) {
         const stopped = new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));
         metricsServer.server.closeAllConnections();

@@ -1,5 +1,5 @@
 import type { Database } from '../db/sql-client.ts';
-import { appendAuditEvents } from './audit-writer.ts';
+import { appendAuditEventsCommitted } from './audit-writer.ts';
 import type { AuditRecordInput } from './types.ts';
 
 export interface AuditBatcherOptions {
@@ -99,7 +99,7 @@ export class AuditBatcher {
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const seqs = await this.db.transaction((tx) => appendAuditEvents(tx, batch.map((p) => p.record)));
+      const seqs = await appendAuditEventsCommitted(this.db, batch.map((p) => p.record));
       batch.forEach((p, i) => p.resolve(seqs[i]!));
       this.onBatchWritten?.(seconds(), true);
     } catch (err) {

@@ -1,4 +1,4 @@
-import type { SqlClient } from '../db/sql-client.ts';
+import type { Database, SqlClient } from '../db/sql-client.ts';
 import { canonicalJson } from './canonical.ts';
 import { GENESIS_HASH, hashHeader } from './hash-chain.ts';
 import type { AuditColumns, AuditRecordInput } from './types.ts';
@@ -50,7 +50,8 @@ export async function chainHead(sql: SqlClient): Promise<string> {
  * and the data it describes commit (or roll back) together, and an audit
  * failure fails the exchange. Returns the seqs assigned, in input order.
  *
- * One round trip: the `audit_append` function (migration 9) takes the chain
+ * One round trip (per 1,000 records; a bulk import's larger append holds the
+ * lock across its chunks): the `audit_append` function (migration 9) takes the chain
  * lock, checks READ COMMITTED, reads the head (a fresh snapshot after the
  * lock, so it sees every append committed before), hashes each record
  * exactly as chainHash does and inserts the batch. Headers and canonical
@@ -62,23 +63,53 @@ export async function chainHead(sql: SqlClient): Promise<string> {
  * previous append and fork the chain, so the function refuses.
  */
 export async function appendAuditEvents(sql: SqlClient, records: readonly AuditRecordInput[]): Promise<number[]> {
-  if (records.length === 0) return [];
+  const seqs: number[] = [];
+  // Several calls in one transaction chain on from each other (the lock is the
+  // transaction's, the head read sees its own inserts); chunks keep the
+  // parameter count far below PostgreSQL's 65,535.
+  for (let start = 0; start < records.length; start += APPEND_CHUNK) {
+    seqs.push(...(await appendChunk(sql, records.slice(start, start + APPEND_CHUNK))));
+  }
+  return seqs;
+}
+
+const APPEND_CHUNK = 1000;
+
+/**
+ * appendAuditEvents in a transaction of its own (group-committed reads),
+ * resolving only after its COMMIT. Up to one call's worth of records it is
+ * ONE statement outside any explicit transaction: PostgreSQL runs it as an
+ * implicit transaction and reports completion only after committing it, so
+ * the caller learns "committed" in one round trip instead of three (BEGIN,
+ * append, COMMIT), each of which is a wait for a busy server to be
+ * scheduled. The function still takes the chain lock and reads the head
+ * under it at READ COMMITTED, exactly as inside BEGIN ... COMMIT.
+ */
+export async function appendAuditEventsCommitted(db: Database, records: readonly AuditRecordInput[]): Promise<number[]> {
+  if (records.length > APPEND_CHUNK) return db.transaction((tx) => appendAuditEvents(tx, records));
+  return appendAuditEvents(db, records);
+}
+
+async function appendChunk(sql: SqlClient, records: readonly AuditRecordInput[]): Promise<number[]> {
   const cols = HEADER_ARRAYS.map(() => [] as unknown[]);
-  const headers: string[] = [];
-  const contents: string[] = [];
+  const texts: string[] = [];
   for (const record of records) {
     const c = columnsOf(record);
     HEADER_ARRAYS.forEach(([name], i) => cols[i]!.push(c[name]));
-    headers.push(hashHeader(c));
-    contents.push(canonicalJson(record.event));
+    texts.push(hashHeader(c), canonicalJson(record.event));
   }
   const n = HEADER_ARRAYS.length;
   const params = HEADER_ARRAYS.map(([, type], i) => `$${i + 1}::${type}[]`);
+  // Headers and contents as one parameter each, not as array literals: the
+  // driver would escape every quote of the ~3 kB JSON and PostgreSQL parse
+  // it back, for every record (docs/performance.md, audited reads).
+  const header = records.map((_, k) => `$${n + 1 + 2 * k}`);
+  const content = records.map((_, k) => `$${n + 2 + 2 * k}`);
   let r: { rows: { seqs: (number | string)[] | null }[] };
   try {
     r = await sql.query<{ seqs: (number | string)[] | null }>(
-      `SELECT audit_append(${params.join(', ')}, $${n + 1}::text[], $${n + 2}::text[]) AS seqs`,
-      [...cols, headers, contents]
+      `SELECT audit_append(${params.join(', ')}, ARRAY[${header.join(',')}]::text[], ARRAY[${content.join(',')}]::text[]) AS seqs`,
+      [...cols, ...texts]
     );
   } catch (err) {
     if (err instanceof Error && /audit appends need READ COMMITTED/.test(err.message)) {

@@ -7,9 +7,63 @@
  * the way JCS does.
  */
 export function canonicalJson(value: unknown): string {
+  // Fast path (every audited exchange pays this): copy with keys sorted, then
+  // one native JSON.stringify, ~2x faster than writing piece by piece. Not
+  // for keys starting with a digit (JSON.stringify puts integer-like keys
+  // first, in numeric order) nor "__proto__" (a plain object would take it
+  // as its prototype): those go the reference way.
+  const sorted = sortedCopy(value);
+  return sorted === NOT_FAST ? canonicalJsonByParts(value) : JSON.stringify(sorted);
+}
+
+/** The reference writer: the fast path must always give exactly its text (test/audit/canonical.test.ts). */
+export function canonicalJsonByParts(value: unknown): string {
   const out: string[] = [];
   write(value, out);
   return out.join('');
+}
+
+const NOT_FAST: unique symbol = Symbol('not for the fast path');
+
+/** value with object keys sorted and undefined members dropped, or NOT_FAST; throws on what JSON cannot represent. */
+function sortedCopy(value: unknown): unknown {
+  if (value === null) return null;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('canonical JSON cannot represent a non-finite number');
+      return value;
+    case 'object':
+      break;
+    default:
+      throw new TypeError(`canonical JSON cannot represent a ${typeof value}`);
+  }
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i] === undefined ? null : sortedCopy(value[i]);
+      if (item === NOT_FAST) return NOT_FAST;
+      out[i] = item;
+    }
+    return out;
+  }
+  if (value instanceof Date) return value.toISOString();
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  // Plain objects: JSON.stringify is much slower on prototype-less ones.
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    const first = k.charCodeAt(0);
+    if ((first >= 48 && first <= 57) || k === '__proto__') return NOT_FAST;
+    const copy = sortedCopy(v);
+    if (copy === NOT_FAST) return NOT_FAST;
+    out[k] = copy;
+  }
+  return out;
 }
 
 function write(value: unknown, out: string[]): void {

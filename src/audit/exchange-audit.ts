@@ -58,6 +58,28 @@ export class ExchangeAudit {
     this.recordedInTransaction = true;
   }
 
+  /**
+   * inTransaction for several writes sharing one transaction (an import
+   * batch, one group per council record), in ONE append: each group gets the
+   * record(s) inTransaction would have given it, in order.
+   */
+  async inTransactionGroups(tx: SqlClient, groups: readonly (readonly string[])[]): Promise<void> {
+    const taken: RecordedDecision[] = [];
+    const records: AuditRecordInput[] = [];
+    for (const written of groups) {
+      const decisions = this.gate ? this.gate.take(new Set(written)) : [];
+      taken.push(...decisions);
+      records.push(...this.records(decisions, 'permit', written));
+    }
+    try {
+      await appendAuditEvents(tx, records);
+    } catch (err) {
+      this.putBack(taken);
+      throw err;
+    }
+    this.recordedInTransaction = true;
+  }
+
   /** Decisions of a transaction that failed go back, for finish() to record with the failure. */
   private putBack(decisions: RecordedDecision[]): void {
     if (this.gate && decisions.length) (this.gate.decisions as RecordedDecision[]).push(...decisions);

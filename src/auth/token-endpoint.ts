@@ -3,6 +3,7 @@ import type { AuditBatcher } from '../audit/audit-batcher.ts';
 import { buildTokenFailureRecord } from '../audit/security-event.ts';
 import type { Logger } from 'pino';
 import type { SqlClient } from '../db/sql-client.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { RequestContext } from '../request-context.ts';
 import type { AccessTokens } from './access-token.ts';
 import { verifyClientAssertion } from './client-assertion.ts';
@@ -69,20 +70,36 @@ export function tokenEndpoint(deps: TokenEndpointDeps): RequestHandler {
         recorded.then(
           () => sendOAuthError(res, err),
           (auditErr: unknown) => {
-            deps.logger.error({ requestId, error: (auditErr as Error)?.name }, 'token failure could not be audited');
-            setNoStore(res);
-            res.status(500).json({ error: 'server_error', error_description: 'Internal error; no token was issued' });
+            deps.logger.error({ requestId, error: (auditErr as Error)?.name, code: (auditErr as { code?: string })?.code }, 'token failure could not be audited');
+            if (isDatabaseUnavailable(auditErr)) sendUnavailable(res);
+            else serverError(res);
           }
         );
         return;
       }
       // Class and code only: a database message can quote values.
       const e = err as { name?: string; code?: string };
+      if (isDatabaseUnavailable(err)) {
+        deps.logger.warn({ requestId, error: e?.name, code: e?.code }, 'token endpoint: database unavailable');
+        sendUnavailable(res);
+        return;
+      }
       deps.logger.error({ requestId, error: e?.name, code: e?.code }, 'token endpoint failed');
-      setNoStore(res);
-      res.status(500).json({ error: 'server_error', error_description: 'Internal error; no token was issued' });
+      serverError(res);
     });
   };
+}
+
+function serverError(res: Response): void {
+  setNoStore(res);
+  res.status(500).json({ error: 'server_error', error_description: 'Internal error; no token was issued' });
+}
+
+/** RFC 6749 section 4.1.2.1's temporarily_unavailable, as a 503 with Retry-After: the client should simply try again. */
+function sendUnavailable(res: Response): void {
+  setNoStore(res);
+  res.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+  res.status(503).json({ error: 'temporarily_unavailable', error_description: `The database is unavailable; no token was issued. Try again in ${DATABASE_RETRY_AFTER_SECONDS} seconds.` });
 }
 
 /**

@@ -8,8 +8,9 @@ import { CliError, parseInput, table, withDatabase } from './common.ts';
 
 /**
  * `joinedup agreement add|list|show|end|schema`: sharing agreements for
- * operators (docs/agreements.md). A running gateway picks up changes within
- * its agreement cache's maximum age (a minute).
+ * operators (docs/agreements.md). Running gateways are notified when a
+ * change commits and reload at once; one that missed the notification picks
+ * the change up within GATE_AGREEMENTS_TTL_MS.
  */
 export function addAgreementCommands(program: Command): void {
   const agreement = program.command('agreement').description('manage information sharing agreements (parties, purposes, data classes, lawful basis, period)');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { archiveAuditSegment, DEFAULT_AUDIT_RETENTION_DAYS } from '../audit/archive.ts';
 import { verifyArchiveFile } from '../audit/archive-file.ts';
+import { verifyAuditChainInDatabase } from '../audit/in-database-verify.ts';
 import { verifyAuditChainParallel } from '../audit/parallel-verify.ts';
 import { verifyAuditChain } from '../audit/verify.ts';
 import type { VerifyResult } from '../audit/verify.ts';
@@ -15,10 +16,15 @@ export function addAuditCommands(program: Command): void {
     .command('verify')
     .description('recompute the audit hash chain and report the first broken link (exit 1 if broken); prints the head hash to keep')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { json?: boolean }) => {
-      // On PostgreSQL every core helps (worker threads, one shared snapshot); PGlite is one connection.
-      const result = await withDatabase((db, config) => (config.DATABASE_URL ? verifyAuditChainParallel(config.DATABASE_URL) : verifyAuditChain(db)));
-      report(result, opts.json, 'audit chain');
+    .option('--independent', 'recompute every hash here, in JavaScript, instead of inside the database (slower; trusts nothing the database computes)')
+    .action(async (opts: { json?: boolean; independent?: boolean }) => {
+      const result = await withDatabase((db, config) => {
+        // Inside the database by default: no row crosses the wire (ADR 0010).
+        if (!opts.independent) return verifyAuditChainInDatabase(db);
+        // Independent, on PostgreSQL on every core (worker threads, one shared snapshot); PGlite is one connection.
+        return config.DATABASE_URL ? verifyAuditChainParallel(config.DATABASE_URL) : verifyAuditChain(db);
+      });
+      report(result, opts.json, opts.independent ? 'audit chain (independent check)' : 'audit chain');
     });
 
   audit

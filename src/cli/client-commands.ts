@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { ClientExistsError, ClientRegistration, ClientRegistry } from '../auth/client-registry.ts';
 import type { ClientRecord } from '../auth/client-registry.ts';
+import { publishInvalidation } from '../ops/cluster-invalidation.ts';
 import { CliError, parseInput, splitList, table, withDatabase } from './common.ts';
 
 /** `joinedup client register|list|suspend|activate`: the client registry for operators. */
@@ -71,7 +72,14 @@ export function addClientCommands(program: Command): void {
       .argument('<id>', 'client_id')
       .action(async (id: string) => {
         const clientId = parseInput(ClientId, id, { '': '<id>' });
-        const found = await withDatabase((db) => new ClientRegistry(db).setStatus(clientId, status));
+        // The running gateways hear of it on COMMIT (their status caches drop the client), not after CLIENT_STATUS_TTL_MS.
+        const found = await withDatabase((db) =>
+          db.transaction(async (tx) => {
+            const changed = await new ClientRegistry(tx).setStatus(clientId, status);
+            if (changed) await publishInvalidation(tx, { kind: 'clients', clientIds: [clientId] });
+            return changed;
+          })
+        );
         if (!found) throw new CliError(`no client ${clientId} is registered`);
         // Access tokens are checked by signature, not looked up: those already issued run out on their own.
         const note = status === 'suspended' ? '; it gets no new tokens, and tokens already issued expire within ACCESS_TOKEN_SECONDS (at most 5 minutes)' : '';

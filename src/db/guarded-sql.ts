@@ -1,6 +1,7 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { SqlClient } from './sql-client.ts';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from './unavailable.ts';
 
 export type DbErrorListener = (err: unknown) => void;
 
@@ -18,6 +19,8 @@ function failure(status: 'conflict' | 'exception', text: string): OperationOutco
 export function sanitizeDbError(err: unknown, onError: DbErrorListener): OperationOutcomeError {
   if (err instanceof OperationOutcomeError) return err;
   onError(err);
+  // Normally already classified by the driver adapter (postgres.ts); this catches any that was not.
+  if (isDatabaseUnavailable(err)) return new DatabaseUnavailableError(err);
   const code = (err as { code?: string })?.code;
   if (code && RETRYABLE.has(code)) {
     return new OperationOutcomeError(failure('conflict', 'A concurrent change to the same resource won; read it again and retry'));

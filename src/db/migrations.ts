@@ -405,6 +405,48 @@ END
 $fn$;
 `,
   },
+  {
+    version: 10,
+    name: 'IG web page: sessions shared by every instance',
+    sql: `
+-- Sessions of the IG web page (src/ig-web/session.ts), in the database so
+-- several instances share them and a restart signs nobody out. Only the
+-- sha256 of the cookie's session id is stored: a copy of this table does not
+-- let anyone sign in. user_json is the signed-in IG user (id, display name,
+-- role, organisation); oidc_pending the state, nonce and PKCE verifier of a
+-- single sign-on under way (taken once by the callback).
+CREATE TABLE ig_web_session (
+  id_hash text PRIMARY KEY,
+  csrf text NOT NULL,
+  user_json jsonb,
+  audit_ref text NOT NULL,
+  oidc_pending jsonb,
+  created_at timestamptz NOT NULL,
+  last_seen timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX ig_web_session_expires_idx ON ig_web_session (expires_at);
+`,
+  },
+  {
+    version: 11,
+    name: 'audit: lz4 for the AuditEvent text',
+    sql: `
+-- Every audited exchange stores ~2-3.5 kB of canonical AuditEvent JSON, which
+-- PostgreSQL compresses on insert and decompresses on every verify. pglz (the
+-- default) costs ~3x lz4's time both ways (docs/performance.md, the audit
+-- sections); the text is ~15% larger. Only new rows use it: old ones stay
+-- pglz and read as before, and the stored text (so every hash) is unchanged.
+-- Builds without lz4 (PGlite) keep pglz.
+DO $do$
+BEGIN
+  ALTER TABLE audit_event ALTER COLUMN content SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+  NULL;
+END
+$do$;
+`,
+  },
 ];
 
 /**

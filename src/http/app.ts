@@ -33,6 +33,7 @@ import { sendJson } from './fhir-response.ts';
 import { bodyErrorToHttp, jsonBody } from './json-body.ts';
 import { httpError, toErrorResponse } from './outcome.ts';
 import type { GatewayMetrics } from '../ops/metrics.ts';
+import { tokenRateLimit, withClientRateLimit } from './rate-limit.ts';
 
 export interface AppDeps {
   config: Config;
@@ -76,7 +77,9 @@ const TOKEN_FORM_LIMIT = 64 * 1024;
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(unlimited: AppDeps): express.Express {
+  // Per-client rate limit (src/http/rate-limit.ts): charged where each authenticated route verifies its token.
+  const deps = withClientRateLimit(unlimited);
   const { config, logger } = deps;
   const baseUrl = `${deps.baseUrl}/fhir`;
   const app = express();
@@ -119,6 +122,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(cdsRouter(deps)); // CDS Hooks consent decision service (src/cds/cds-routes.ts)
   app.post(
     TOKEN_PATH,
+    ...tokenRateLimit(config),
     express.urlencoded({ extended: false, limit: TOKEN_FORM_LIMIT, parameterLimit: 20 }),
     tokenEndpoint({
       clients: deps.auth.clients,
@@ -186,7 +190,13 @@ export function createApp(deps: AppDeps): express.Express {
       logger.error({ requestId: (res.locals.context as RequestContext | undefined)?.requestId, error: e?.name, code: e?.code }, 'unexpected error');
     }
     if (!res.headersSent) {
-      for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
+      for (const [name, value] of Object.entries(headers ?? {})) {
+        try {
+          res.setHeader(name, value);
+        } catch {
+          // A value Node refuses is dropped; the OperationOutcome still goes out (never Express's HTML fallback).
+        }
+      }
       sendJson(res, status, body);
     }
   });

@@ -1,6 +1,8 @@
 import type { Response } from 'express';
 import type { Logger } from 'pino';
 import type { ExchangeAudit } from '../audit/exchange-audit.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { databaseUnavailableResponse } from './outcome.ts';
 
 const AUDIT_FAILED = JSON.stringify({
   resourceType: 'OperationOutcome',
@@ -30,9 +32,17 @@ export function auditBeforeResponse(res: Response, audit: ExchangeAudit, logger:
           end();
           return;
         }
-        for (const h of ['content-length', 'etag', 'location', 'last-modified', 'content-location']) res.removeHeader(h);
-        res.statusCode = 500;
+        for (const h of ['content-length', 'etag', 'location', 'last-modified', 'content-location', 'retry-after']) res.removeHeader(h);
         res.setHeader('content-type', 'application/fhir+json; charset=utf-8');
+        if (isDatabaseUnavailable(err)) {
+          // The database went away: the same 503 as any other request now gets, and still nothing disclosed.
+          const u = databaseUnavailableResponse();
+          res.statusCode = u.status;
+          for (const [name, value] of Object.entries(u.headers)) res.setHeader(name, value);
+          end(JSON.stringify(u.body));
+          return;
+        }
+        res.statusCode = 500;
         end(AUDIT_FAILED);
       }
     );

@@ -26,6 +26,7 @@ import type { PlannedEntry } from './bundle-plan.ts';
 import { runBundle } from './bundle-run.ts';
 import { sendJson, sendResource } from './fhir-response.ts';
 import { httpError, publicOutcome } from './outcome.ts';
+import { DatabaseUnavailableError, isDatabaseUnavailableOutcome } from '../db/unavailable.ts';
 import { parsePrefer } from './prefer.ts';
 import type { Preferences } from './prefer.ts';
 import { everythingTypes, paramWithNul, resolveRoute, scopeNeeds } from './routes.ts';
@@ -91,6 +92,9 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
     for (const [k, v] of Object.entries(req.body as Record<string, string | string[]>)) {
       for (const one of [v].flat()) query.append(k, String(one));
     }
+    // The form is searched like the query, so NUL is refused the same way (the query itself was checked above).
+    const bad = paramWithNul(query.toString());
+    if (bad !== undefined) throw httpError(400, 'invalid', 'The form body holds a NUL character', [bad]);
   }
   // Authorisation comes before anything else looks at the request, so a
   // client learns nothing (not even a 404) about what its token may not touch.
@@ -197,6 +201,8 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
     headers: checkIfMatch(req.headers),
   };
   const [outcome, resource] = await deps.router.handleRequest(fhirReq, repo);
+  // The router returns errors as outcomes; the database being down is a 503, not the router's 500.
+  if (isDatabaseUnavailableOutcome(outcome)) throw new DatabaseUnavailableError();
   const status = getStatus(outcome);
   if (status >= 500) {
     deps.logger.error({ requestId: context.requestId, status, issueCode: outcome.issue?.[0]?.code }, 'FHIR router reported an internal error');

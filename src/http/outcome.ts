@@ -1,5 +1,6 @@
 import { OperationOutcomeError, getStatus, isOperationOutcome } from '@medplum/core';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { DATABASE_RETRY_AFTER_SECONDS, databaseUnavailableOutcome, isDatabaseUnavailable } from '../db/unavailable.ts';
 
 /*
  * Every error answer is an OperationOutcome. Which status, consistently:
@@ -14,6 +15,8 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
  *   406/415 media types; 409 a failed JSON Patch test or a concurrent
  *   write; 410 deleted; 412 stale If-Match or several conditional matches;
  *   413 body too big.
+ *   503 (with Retry-After) the database is down or restarting: code
+ *        `transient`, nothing was stored, try again (src/db/unavailable.ts).
  * `expression` says where the problem is: a FHIRPath into the resource
  * (Patient.gender, Bundle.entry[2].resource.subject), or the name of the
  * header or query parameter (If-Match, Content-Type, _count). None is given
@@ -51,6 +54,7 @@ export function toErrorResponse(err: unknown): { status: number; body: Operation
   if (err instanceof HttpError) {
     return { status: err.status, body: err.outcome, unexpected: false, headers: err.headers };
   }
+  if (isDatabaseUnavailable(err)) return databaseUnavailableResponse();
   if (err instanceof OperationOutcomeError || isOperationOutcome(err)) {
     const oo = err instanceof OperationOutcomeError ? err.outcome : (err as OperationOutcome);
     const status = getStatus(oo);
@@ -62,6 +66,20 @@ export function toErrorResponse(err: unknown): { status: number; body: Operation
     status: 500,
     body: outcome('exception', 'Internal error. The request was not completed; nothing was stored.'),
     unexpected: true,
+  };
+}
+
+/**
+ * The answer when the database cannot be reached: 503, Retry-After, an
+ * OperationOutcome that says so and names nothing else. Also for handlers
+ * that send their own error answers (an audit that could not be committed).
+ */
+export function databaseUnavailableResponse(): { status: 503; body: OperationOutcome; unexpected: false; headers: Record<string, string> } {
+  return {
+    status: 503,
+    body: publicOutcome(databaseUnavailableOutcome()),
+    unexpected: false,
+    headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' },
   };
 }
 

@@ -134,7 +134,8 @@ export function scopeNeeds(route: Route, params: URLSearchParams, conditionalCre
     case 'validate':
       return [one(route.type, 'c', 'u')];
     case 'everything':
-      return [one('Patient', 'r'), ...everythingTypes(params).map((t) => one(t, 'r'))];
+      // A _type we do not hold touches nothing (the operation refuses it, 400): no scope to ask for, and no client text in WWW-Authenticate.
+      return [one('Patient', 'r'), ...everythingTypes(params).filter(isSupportedResourceType).map((t) => one(t, 'r'))];
   }
 }
 
@@ -150,7 +151,9 @@ function searchTouches(type: string, params: URLSearchParams): ScopeNeed[] {
     if (code === '_include' || code === '_revinclude') {
       const [source = '', param = '', target] = value.split(':');
       const included = code === '_revinclude' ? [source] : target ? [target] : (indexedParamTargets(source, param) ?? []);
-      for (const t of included) needs.push({ target: t, anyOf: ['r', 's'] });
+      // A type we do not hold touches nothing (partitionSearchQuery drops the parameter as unknown);
+      // asking a scope for it would also put the client's text in WWW-Authenticate.
+      for (const t of included.filter(isSupportedResourceType)) needs.push({ target: t, anyOf: ['r', 's'] });
     } else if (key.includes('.') && !key.startsWith('_')) {
       for (const t of chainTypes(type, key)) needs.push({ target: t, anyOf: ['s'] });
     }

@@ -1,7 +1,6 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { PURPOSES, PURPOSE_CODES } from '../auth/purposes.ts';
 import { REVIEW_OUTCOMES } from '../audit/review.ts';
-import type { VerifyResult } from '../audit/verify.ts';
 import type { StoredAgreement } from '../gate/agreements/agreement-store.ts';
 import { RULE_TITLES } from '../gate/citations.ts';
 import { LAWFUL_BASIS_DISPLAY } from '../gate/lawful-basis-codes.ts';
@@ -11,6 +10,8 @@ import type { AccessEntry } from '../ig/access-report.ts';
 import type { AuditFilters } from '../ig/audit-filters.ts';
 import type { IgAuditRow } from '../ig/audit-query.ts';
 import { gateParts } from '../ig/event-parts.ts';
+import type { ChainStatus } from './chain-status.ts';
+import { exchangesOverTime } from './chart.ts';
 import { csrfField, html, input, raw, select, table } from './html.ts';
 import type { Html } from './html.ts';
 import type { Overview, WhatIfAnswer, WhatIfQuestion } from './queries.ts';
@@ -38,28 +39,60 @@ const art6Options = Object.keys(LAWFUL_BASIS_DISPLAY)
   .filter((c) => c.startsWith('art6'))
   .map((c) => [c, basisLabel(c)] as const);
 
-export function signInPage(session: IgWebSession | undefined, demo: boolean): Html {
-  if (!demo || !session) {
+/** The sign-in page: single sign-on when configured, the demo sign-in in demo mode, or a plain "not configured". */
+export function signInPage(session: IgWebSession | undefined, ways: { demo: boolean; oidc: boolean }): Html {
+  if (!session || (!ways.demo && !ways.oidc)) {
     return html`<div class="error" role="alert"><p><strong>Sign-in is not configured.</strong></p>
 <p>This gateway has no single sign-on configured for the IG web page, and the built-in demo sign-in is only available in demo mode. An operator must configure sign-in; see docs/ig-web.md.</p></div>`;
   }
-  return html`<div class="notice"><p>This gateway is running in <strong>demo mode</strong> with invented data. Sign in as the demo privacy officer of Midshire Information Governance (demo).</p></div>
-<form method="post" action="/ig/sign-in/demo">${csrfField(session)}<button type="submit">Sign in as the demo IG user</button></form>`;
+  return html`${
+    ways.oidc
+      ? html`<p>Sign in with your organisation's account. You will be taken to your organisation's sign-in page and brought back here.</p>
+<form method="post" action="/ig/sign-in/oidc">${csrfField(session)}<button type="submit">Sign in with your organisation's account</button></form>`
+      : ''
+  }${
+    ways.demo
+      ? html`<div class="notice"><p>This gateway is running in <strong>demo mode</strong> with invented data. Sign in as the demo privacy officer of Midshire Information Governance (demo).</p></div>
+<form method="post" action="/ig/sign-in/demo">${csrfField(session)}<button type="submit"${raw(ways.oidc ? ' class="secondary"' : '')}>Sign in as the demo IG user</button></form>`
+      : ''
+  }`;
 }
 
-export function overviewPage(o: Overview, chain: VerifyResult): Html {
+/** Why a single sign-on did not end in a session; never anything about the person. */
+export function signInProblem(kind: 'no-ig-role' | 'expired' | 'failed' | 'unavailable' | 'cancelled'): Html {
+  const text = {
+    'no-ig-role': html`<p><strong>Your account does not give access to the IG pages.</strong></p><p>You signed in, but your organisation has not given your account an information-governance role for JoinedUp. If you need access, ask your organisation's IT or identity team to add you to the IG role or group.</p>`,
+    expired: html`<p><strong>This sign-in has expired or was already used.</strong></p><p>Start again from the sign-in page.</p>`,
+    failed: html`<p><strong>The sign-in could not be completed.</strong></p><p>The answer from your organisation's sign-in service did not check out, so nobody was signed in. Start again from the sign-in page.</p>`,
+    unavailable: html`<p><strong>Your organisation's sign-in service cannot be reached.</strong></p><p>Nothing was changed. Try again in a few minutes; if it keeps happening, tell the gateway's operator.</p>`,
+    cancelled: html`<p><strong>The sign-in was cancelled or refused at your organisation's sign-in service.</strong></p><p>Nobody was signed in. Start again from the sign-in page.</p>`,
+  }[kind];
+  return html`<div class="error" role="alert">${text}</div><p><a href="/ig/sign-in">Back to the sign-in page</a></p>`;
+}
+
+const utc = (d: Date | undefined) => (d ? `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC` : '—');
+
+function chainCard(chain: ChainStatus): Html {
+  const when = html`<p class="small">Newest records checked ${utc(chain.checkedAt)}; whole chain last walked ${utc(chain.fullAt)} (again at most every 15 minutes).</p>`;
+  const state =
+    chain.state === 'broken'
+      ? html`<p class="bad">Broken at record ${chain.firstBroken?.seq ?? '?'}: ${chain.firstBroken?.reason ?? ''}</p>`
+      : chain.state === 'checking'
+        ? html`<p>Checking the whole chain now${chain.checked ? html` (last check: intact, ${chain.checked} records)` : ''}. Reload the page in a moment.</p>`
+        : html`<p class="ok">Intact: ${chain.checked} records checked.</p>`;
+  return html`<section class="card" aria-labelledby="h-chain"><h2 id="h-chain">Audit chain integrity</h2>${state}<p class="small">Head record ${chain.head.seq ?? 'none'}, hash <code>${chain.head.hash.slice(0, 16)}…</code></p>${chain.checkedAt ? when : ''}</section>`;
+}
+
+export function overviewPage(o: Overview, chain: ChainStatus): Html {
   const list = (title: string, rows: Overview['byOutcome'], label: (k: string | null) => string) =>
     html`<section class="card" aria-labelledby="h-${title}"><h2 id="h-${title}">${title}</h2>${
       rows.length ? html`<table><thead><tr><th scope="col">${title}</th><th scope="col">Exchanges</th></tr></thead><tbody>${rows.map((r) => html`<tr><td>${label(r.key)}</td><td>${r.n}</td></tr>`)}</tbody></table>` : html`<p>None.</p>`
     }</section>`;
   return html`<p>Exchanges recorded since ${o.since.toISOString().slice(0, 10)} (the last 30 days): <strong>${o.total}</strong>.</p>
+${exchangesOverTime(o.byDay)}
 <div class="grid">
 <section class="card" aria-labelledby="h-pending"><h2 id="h-pending">Overrides waiting for review</h2><p><strong>${o.pendingOverrides}</strong> break-glass or safeguarding override${o.pendingOverrides === 1 ? '' : 's'}.</p><p><a href="/ig/reviews">Open the review queue</a></p></section>
-<section class="card" aria-labelledby="h-chain"><h2 id="h-chain">Audit chain integrity</h2>${
-    chain.ok
-      ? html`<p class="ok">Intact: ${chain.checked} records checked.</p>`
-      : html`<p class="bad">Broken at record ${chain.firstBroken?.seq ?? '?'}: ${chain.firstBroken?.reason ?? ''}</p>`
-  }<p class="small">Head record ${chain.head.seq ?? 'none'}, hash <code>${chain.head.hash.slice(0, 16)}…</code></p></section>
+${chainCard(chain)}
 ${list('Outcome', o.byOutcome, (k) => OUTCOMES.find(([v]) => v === k)?.[1] ?? k ?? '—')}
 ${list('Lawful basis', o.byLawfulBasis, basisLabel)}
 ${list('Purpose', o.byPurpose, purposeLabel)}

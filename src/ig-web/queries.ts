@@ -17,6 +17,16 @@ export interface Overview {
   byPurpose: Count[];
   byOrganisation: Count[];
   pendingOverrides: number;
+  /** One entry per UTC day of the period, oldest first, days without exchanges included. */
+  byDay: DayCount[];
+}
+
+export interface DayCount {
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  total: number;
+  /** Refused by the gate (outcome deny). */
+  denied: number;
 }
 
 export interface Count {
@@ -27,7 +37,9 @@ export interface Count {
 const OVERVIEW_DAYS = 30;
 
 export async function loadOverview(sql: SqlClient, now: Date): Promise<Overview> {
-  const since = new Date(now.getTime() - OVERVIEW_DAYS * 86_400_000);
+  // From midnight UTC, so the first day of the series is a whole day.
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  const since = new Date(today - (OVERVIEW_DAYS - 1) * 86_400_000);
   // One column at a time over the (recorded) index's range; each is a small GROUP BY.
   const by = async (column: 'outcome' | 'lawful_basis' | 'purpose' | 'org_ods'): Promise<Count[]> => {
     const r = await sql.query<{ key: string | null; n: number | string }>(
@@ -48,7 +60,21 @@ export async function loadOverview(sql: SqlClient, now: Date): Promise<Overview>
     byPurpose: await by('purpose'),
     byOrganisation: await by('org_ods'),
     pendingOverrides: Number(pending.rows[0]?.n ?? 0),
+    byDay: await byDay(sql, since),
   };
+}
+
+async function byDay(sql: SqlClient, since: Date): Promise<DayCount[]> {
+  const r = await sql.query<{ day: string; total: number | string; denied: number | string }>(
+    `SELECT to_char(a.recorded AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS total, count(*) FILTER (WHERE a.outcome = 'deny') AS denied
+       FROM audit_event a WHERE a.recorded >= $1::timestamptz GROUP BY 1`,
+    [since.toISOString()]
+  );
+  const found = new Map(r.rows.map((x) => [x.day, { total: Number(x.total), denied: Number(x.denied) }]));
+  return Array.from({ length: OVERVIEW_DAYS }, (_, i) => {
+    const day = new Date(since.getTime() + i * 86_400_000).toISOString().slice(0, 10);
+    return { day, ...(found.get(day) ?? { total: 0, denied: 0 }) };
+  });
 }
 
 export interface WhatIfQuestion {

@@ -3,9 +3,7 @@ import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { demoWanted } from '../auth/demo-seed.ts';
-import { DEMO_CLIENTS } from '../auth/demo-manifest.ts';
 import { PURPOSE_CODES } from '../auth/purposes.ts';
-import { verifyAuditChain } from '../audit/verify.ts';
 import { listAgreements } from '../gate/agreements/agreement-store.ts';
 import { DATA_CLASSES } from '../gate/types.ts';
 import type { AppDeps } from '../http/app.ts';
@@ -21,16 +19,25 @@ import { parseSeq, reviewOverride, reviewQueue } from '../ig/reviews.ts';
 import type { RequestContext } from '../request-context.ts';
 import { page } from './html.ts';
 import type { Html } from './html.ts';
-import { accessReportForm, accessReportPage, agreementsPage, auditPage, errorBody, overviewPage, reviewsPage, signInPage, whatIfPage } from './pages.ts';
+import { ChainMonitor } from './chain-status.ts';
+import { OidcSignIn } from './oidc.ts';
+import { igOidcSettings } from './oidc-config.ts';
+import { accessReportForm, accessReportPage, agreementsPage, auditPage, errorBody, overviewPage, reviewsPage, whatIfPage } from './pages.ts';
 import { loadOverview, whatIf } from './queries.ts';
 import type { WhatIfQuestion } from './queries.ts';
-import { actorOf, clearSessionCookie, cookieIsSecure, csrfMatches, sessionIdOf, SessionStore, setSessionCookie } from './session.ts';
+import { actorOf, cookieIsSecure, csrfMatches, sessionIdOf, SessionStore } from './session.ts';
+import { signInRoutes } from './sign-in.ts';
 import type { IgWebSession, IgWebUser } from './session.ts';
 
 export type IgWebDeps = Pick<AppDeps, 'config' | 'db' | 'auth' | 'audit' | 'logger' | 'baseUrl' | 'gate'>;
 
-/** Everything the page loads comes from here; forms post only here; nobody may frame it. */
-export const IG_WEB_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+/**
+ * Everything the page loads comes from here; forms post only here (and may
+ * redirect on to the single sign-on provider); nobody may frame it.
+ */
+export function igWebCsp(formTargets: readonly string[] = []): string {
+  return `default-src 'self'; base-uri 'none'; form-action ${["'self'", ...formTargets].join(' ')}; frame-ancestors 'none'; object-src 'none'`;
+}
 
 const CSS = readFileSync(new URL('./static/ig.css', import.meta.url), 'utf8');
 const PAGE_SIZE = 50;
@@ -60,19 +67,12 @@ const whatIfSchema = z.strictObject({
   role: z.string().trim().regex(/^[A-Z]\d{4}$/, 'an SDS job role code such as R8000'),
 });
 
-/** The demo IG user: the demo manifest's information-governance client's user. */
-function demoUser(): IgWebUser {
-  const spec = DEMO_CLIENTS.find((c) => c.organisation.kind === 'information-governance');
-  const u = spec?.users[0];
-  if (!spec || !u) throw new Error('demo manifest has no information-governance user');
-  return { id: u.id, name: u.name, role: u.role, organisation: { ods: spec.organisation.ods, name: spec.organisation.name }, via: 'demo' };
-}
-
 /**
  * The IG web page under /ig (docs/ig-web.md): server-rendered HTML over the
- * same functions the IG API (src/ig/) uses, behind a cookie session. Sign-in
- * is the built-in demo sign-in in demo mode only; without it /ig says
- * sign-in is not configured (OpenID Connect is future work). Every view of
+ * same functions the IG API (src/ig/) uses, behind a cookie session kept in
+ * the database. Sign-in (src/ig-web/sign-in.ts) is OpenID Connect single
+ * sign-on when IG_OIDC_* is configured, and the built-in demo sign-in in
+ * demo mode only; with neither, /ig says sign-in is not configured. Every view of
  * personal data (audit search, CSV, access report, review queue, what-if) is
  * audited as an IG exchange, committed before the page is sent.
  */
@@ -80,11 +80,15 @@ export function igWebRouter(deps: IgWebDeps): express.Router {
   const router = express.Router();
   const demo = demoWanted(deps.config.DEMO_DATA, deps.db.kind);
   const secure = cookieIsSecure(deps.baseUrl);
-  const sessions = new SessionStore(deps.config.IG_WEB_SESSION_IDLE_MINUTES * 60_000);
+  const sessions = new SessionStore(deps.db, deps.config.IG_WEB_SESSION_IDLE_MINUTES * 60_000);
+  const oidcSettings = igOidcSettings(deps.config);
+  const oidc = oidcSettings ? new OidcSignIn(oidcSettings, `${deps.baseUrl}/ig/sign-in/callback`) : undefined;
+  const chain = new ChainMonitor(deps.db);
+  oidc?.warmUp();
   const form = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 20 });
 
   const headers: RequestHandler = (_req, res, next) => {
-    res.setHeader('Content-Security-Policy', IG_WEB_CSP);
+    res.setHeader('Content-Security-Policy', igWebCsp(oidc?.formActionOrigins()));
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
@@ -98,26 +102,28 @@ export function igWebRouter(deps: IgWebDeps): express.Router {
 
   /** GET pages: a signed-in session or off to the sign-in page. */
   const signedIn: RequestHandler = (req, res, next) => {
-    const s = sessionOf(req);
-    if (!s?.user) {
-      res.redirect(302, '/ig/sign-in');
-      return;
-    }
-    res.locals.igSession = s;
-    next();
+    sessionOf(req).then((s) => {
+      if (!s?.user) {
+        res.redirect(302, '/ig/sign-in');
+        return;
+      }
+      res.locals.igSession = s;
+      next();
+    }, next);
   };
   /** POSTs: a session and its CSRF token in the form, or 403 before anything is done. */
   const checked = (needUser: boolean): RequestHandler[] => [
     form,
     (req, res, next) => {
-      const s = sessionOf(req);
-      const body = (req.body ?? {}) as Record<string, unknown>;
-      if (!s || (needUser && !s.user) || !csrfMatches(s, body.csrf)) {
-        send(res, 403, 'Request refused', errorBody('This form has expired or did not come from this site. Go back, reload the page and try again (you may need to sign in again).'), s?.user ? s : undefined);
-        return;
-      }
-      res.locals.igSession = s;
-      next();
+      sessionOf(req).then((s) => {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        if (!s || (needUser && !s.user) || !csrfMatches(s, body.csrf)) {
+          send(res, 403, 'Request refused', errorBody('This form has expired or did not come from this site. Go back, reload the page and try again (you may need to sign in again).'), s?.user ? s : undefined);
+          return;
+        }
+        res.locals.igSession = s;
+        next();
+      }, next);
     },
   ];
   const sessionIn = (res: Response) => res.locals.igSession as SignedIn;
@@ -150,48 +156,11 @@ export function igWebRouter(deps: IgWebDeps): express.Router {
     res.status(200).type('text/css; charset=utf-8').send(CSS);
   });
 
-  router.get('/ig/sign-in', (req, res) => {
-    let s = sessionOf(req);
-    if (s?.user) {
-      res.redirect(303, '/ig');
-      return;
-    }
-    if (!demo) {
-      send(res, 503, 'Sign in', signInPage(undefined, false));
-      return;
-    }
-    if (!s) {
-      s = sessions.create();
-      setSessionCookie(res, s.id, secure);
-    }
-    send(res, 200, 'Sign in', signInPage(s, true));
-  });
-
-  router.post('/ig/sign-in/demo', (req, res, next) => {
-    if (!demo) {
-      send(res, 404, 'Not available', errorBody('The demo sign-in is only available in demo mode.'));
-      return;
-    }
-    next();
-  }, ...checked(false), (req, res) => {
-    const old = res.locals.igSession as IgWebSession;
-    sessions.destroy(old.id);
-    const s = sessions.create(demoUser());
-    setSessionCookie(res, s.id, secure);
-    deps.logger.info({ requestId: (res.locals.context as RequestContext).requestId, user: s.user?.id, via: 'demo' }, 'IG web sign-in');
-    res.redirect(303, '/ig');
-  });
-
-  router.post('/ig/sign-out', ...checked(false), (_req, res) => {
-    sessions.destroy((res.locals.igSession as IgWebSession).id);
-    clearSessionCookie(res, secure);
-    res.redirect(303, '/ig/sign-in');
-  });
+  signInRoutes(router, { deps, sessions, oidc, demo, secure, send, checked, run, sessionOf });
 
   router.get('/ig', signedIn, run(async (_req, res) => {
     const overview = await loadOverview(deps.db, new Date());
-    const chain = await verifyAuditChain(deps.db);
-    send(res, 200, 'Overview', overviewPage(overview, chain), sessionIn(res), '/ig');
+    send(res, 200, 'Overview', overviewPage(overview, await chain.status()), sessionIn(res), '/ig');
   }));
 
   router.get('/ig/audit', signedIn, run(async (req, res) => {

@@ -5,6 +5,8 @@ import type { RestInteraction } from '../audit/balp-codes.ts';
 import { buildExchangeAuditRecord } from '../audit/balp.ts';
 import type { AuditOutcome } from '../audit/types.ts';
 import type { RequestContext } from '../request-context.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { databaseUnavailableResponse } from '../http/outcome.ts';
 
 const AUDIT_FAILED = JSON.stringify({
   resourceType: 'OperationOutcome',
@@ -79,9 +81,16 @@ export class IgExchangeAudit {
             end();
             return;
           }
-          for (const h of ['content-length', 'content-disposition', 'content-security-policy']) res.removeHeader(h);
-          res.statusCode = 500;
+          for (const h of ['content-length', 'content-disposition', 'content-security-policy', 'retry-after']) res.removeHeader(h);
           res.setHeader('content-type', 'application/fhir+json; charset=utf-8');
+          if (isDatabaseUnavailable(err)) {
+            const u = databaseUnavailableResponse();
+            res.statusCode = u.status;
+            for (const [name, value] of Object.entries(u.headers)) res.setHeader(name, value);
+            end(JSON.stringify(u.body));
+            return;
+          }
+          res.statusCode = 500;
           end(AUDIT_FAILED);
         }
       );

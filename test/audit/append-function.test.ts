@@ -45,6 +45,20 @@ for (const backend of backends()) {
       expect(await verifyAuditChain(db, { pageSize: 4 })).toMatchObject({ ok: true, checked: records.length + 1 });
     });
 
+    test('a batch larger than one call takes (1,000) chains on across its calls, in input order', async () => {
+      const before = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_event')).rows[0]?.n);
+      const records = Array.from({ length: 2_345 }, (_, i) => sampleRecord(100 + i, { requestId: `bulk-${i}` }));
+      const seqs = await db.transaction((tx) => appendAuditEvents(tx, records));
+      expect(seqs).toHaveLength(records.length);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      const stored = await db.query<{ request: string }>(
+        `SELECT content::json #>> '{entity,0,what,identifier,value}' AS request FROM audit_event WHERE seq >= $1 ORDER BY seq`,
+        [seqs[0]]
+      );
+      expect(stored.rows.map((r) => r.request)).toEqual(records.map((_, i) => `bulk-${i}`));
+      expect(await verifyAuditChain(db)).toMatchObject({ ok: true, checked: before + records.length });
+    });
+
     test('an empty batch writes nothing, and mismatched arrays are refused', async () => {
       await expect(db.transaction((tx) => appendAuditEvents(tx, []))).resolves.toEqual([]);
       await expect(db.query("SELECT audit_append('{}','{}','{}','{}','{}','{}','{}','{}','{}','{}','{}','{}','{}', ARRAY['[]'], '{}')")).rejects.toThrow(

@@ -59,6 +59,8 @@ for (const mode of modes) {
       expect((await runCli(['audit', 'verify-archive', out], ctx.env)).code).toBe(0);
       const after = await runCli(['audit', 'verify', '--json'], ctx.env);
       expect(JSON.parse(after.stdout)).toMatchObject({ ok: true, checked: 1 });
+      const independent = await runCli(['audit', 'verify', '--independent', '--json'], ctx.env);
+      expect(JSON.parse(independent.stdout)).toEqual(JSON.parse(after.stdout));
 
       const db = await ctx.open();
       await db.transaction(async (tx) => {
@@ -71,6 +73,9 @@ for (const mode of modes) {
       const broken = await runCli(['audit', 'verify'], ctx.env);
       expect(broken.code).toBe(1);
       expect(broken.stdout).toContain(`audit chain BROKEN at seq ${seq}: hash does not match`);
-    });
+      const brokenToo = await runCli(['audit', 'verify', '--independent'], ctx.env);
+      expect(brokenToo.code).toBe(1);
+      expect(brokenToo.stdout).toContain(`audit chain (independent check) BROKEN at seq ${seq}: hash does not match`);
+    }, 180_000); // eight CLI processes, each opening the database
   });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { canonicalJson } from '../../src/audit/canonical.ts';
+import { canonicalJson, canonicalJsonByParts } from '../../src/audit/canonical.ts';
 import { chainHash, GENESIS_HASH, hashHeader } from '../../src/audit/hash-chain.ts';
 import { columnsOf } from '../../src/audit/audit-writer.ts';
 import { sampleRecord } from './sample-records.ts';
@@ -23,6 +23,29 @@ describe('canonical JSON', () => {
   test('refuses what JSON cannot represent faithfully', () => {
     expect(() => canonicalJson({ n: Number.NaN })).toThrow();
     expect(() => canonicalJson({ f: () => 1 })).toThrow();
+    expect(() => canonicalJson({ a: [{ b: 1n }] })).toThrow();
+    expect(() => canonicalJson([Symbol('s')])).toThrow();
+  });
+
+  test('the fast path writes exactly what the reference writer writes', () => {
+    const value = fc.oneof(
+      fc.jsonValue(),
+      // integer-like keys (JSON.stringify would order them numerically), keys differing by case and
+      // beyond the BMP, undefined members and array items, Dates, a "__proto__" key
+      fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('10', '2', '0', '01', 'B', 'a', '\u{1F600}', '\uFF61', '__proto__', 'toJSON')), fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.date({ noInvalidDate: true }), fc.array(fc.oneof(fc.integer(), fc.constant(undefined)))))
+    );
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(canonicalJson(v)).toBe(canonicalJsonByParts(v));
+      }),
+      { numRuns: 500 }
+    );
+    for (let i = 0; i < 20; i++) {
+      const event = sampleRecord(i, { query: `patient=Patient/p${i}&_count=${i}`, resources: [`CarePlan/c${i}`, `Task/t${i}`] }).event;
+      expect(canonicalJson(event)).toBe(canonicalJsonByParts(event));
+    }
+    expect(canonicalJson({ 10: 'a', 2: 'b', x: { 1: true } })).toBe('{"10":"a","2":"b","x":{"1":true}}');
+    expect(canonicalJson(JSON.parse('{"__proto__":{"b":1},"a":2}'))).toBe('{"__proto__":{"b":1},"a":2}');
   });
 });
 

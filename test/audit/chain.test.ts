@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appendAuditEvents } from '../../src/audit/audit-writer.ts';
 import { GENESIS_HASH } from '../../src/audit/hash-chain.ts';
+import { verifyAuditChainInDatabase } from '../../src/audit/in-database-verify.ts';
 import { HASH_MISMATCH, LINK_BROKEN, verifyAuditChain } from '../../src/audit/verify.ts';
+import type { VerifyResult } from '../../src/audit/verify.ts';
 import type { Database } from '../../src/db/sql-client.ts';
 import { backends } from '../support/backends.ts';
 import { sampleRecord } from './sample-records.ts';
@@ -17,7 +19,7 @@ for (const backend of backends()) {
     });
 
     test('an empty chain verifies, with the genesis hash as head', async () => {
-      expect(await verifyAuditChain(db)).toMatchObject({ ok: true, checked: 0, head: { seq: null, hash: GENESIS_HASH } });
+      expect(await verifyBoth(db)).toMatchObject({ ok: true, checked: 0, head: { seq: null, hash: GENESIS_HASH } });
     });
 
     test('appends inside a transaction chain up and verify, across page boundaries', async () => {
@@ -25,7 +27,7 @@ for (const backend of backends()) {
       expect(seqs).toHaveLength(5);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       await db.transaction((tx) => appendAuditEvents(tx, [sampleRecord(5), sampleRecord(6)]));
-      const result = await verifyAuditChain(db, { pageSize: 3 });
+      const result = await verifyBoth(db, { pageSize: 3 });
       expect(result).toMatchObject({ ok: true, checked: 7 });
       const first = await db.query<{ prev_hash: string; hash: string }>('SELECT prev_hash, hash FROM audit_event ORDER BY seq LIMIT 1');
       expect(first.rows[0]?.prev_hash).toBe(GENESIS_HASH);
@@ -59,7 +61,7 @@ for (const backend of backends()) {
       await expect(db.query("INSERT INTO audit_chain_anchor (through_seq, hash, archived_count, before) VALUES (0, 'x', 0, now())")).resolves.toBeDefined();
       await expect(db.query('DELETE FROM audit_chain_anchor')).rejects.toThrow(/append-only/);
       await expect(db.query("UPDATE audit_chain_anchor SET hash = 'y'")).rejects.toThrow(/append-only/);
-      expect((await verifyAuditChain(db)).ok).toBe(false); // that stray anchor does not match genesis
+      expect((await verifyBoth(db)).ok).toBe(false); // that stray anchor does not match genesis
     });
   });
 
@@ -86,20 +88,31 @@ for (const backend of backends()) {
     test('content altered in SQL: that seq is the first broken link', async () => {
       const target = seqs[17]!;
       await tamper(`UPDATE audit_event SET content = replace(content, 'Patient/pat-17', 'Patient/pat-99') WHERE seq = ${target}`);
-      const r = await verifyAuditChain(db, { pageSize: 7 });
+      const r = await verifyBoth(db, { pageSize: 7 });
       expect(r).toMatchObject({ ok: false, checked: 17, firstBroken: { seq: target, reason: HASH_MISMATCH } });
     });
 
     test('a searchable column altered is detected too', async () => {
       await tamper(`UPDATE audit_event SET patient_id = 'someone-else' WHERE seq = ${seqs[4]}`);
-      expect((await verifyAuditChain(db)).firstBroken).toEqual({ seq: seqs[4], reason: HASH_MISMATCH });
+      expect((await verifyBoth(db)).firstBroken).toEqual({ seq: seqs[4], reason: HASH_MISMATCH });
     });
 
     test('a row deleted: the next one breaks the link', async () => {
       await tamper(`DELETE FROM audit_event WHERE seq = ${seqs[2]}`);
-      expect((await verifyAuditChain(db)).firstBroken).toEqual({ seq: seqs[3], reason: LINK_BROKEN });
+      expect((await verifyBoth(db)).firstBroken).toEqual({ seq: seqs[3], reason: LINK_BROKEN });
     });
   });
+}
+
+/**
+ * The JavaScript verifier's result, after checking the in-database one
+ * (whole chain, and split into ranges) finds exactly the same.
+ */
+async function verifyBoth(db: Database, options: { pageSize?: number } = {}): Promise<VerifyResult> {
+  const js = await verifyAuditChain(db, options);
+  expect(await verifyAuditChainInDatabase(db, { ranges: 1 })).toEqual(js);
+  expect(await verifyAuditChainInDatabase(db, { ranges: 3 })).toEqual(js);
+  return js;
 }
 
 async function count(db: Database): Promise<number> {

@@ -53,13 +53,31 @@ for (const backend of backends()) {
       await db?.close();
     });
 
-    /** The database, with a record of every transaction's outcome and a way to make commits fail. */
+    /**
+     * The database, with a record of every batch written (the batcher sends a
+     * batch as one audit_append statement, its own implicit transaction, or
+     * in an explicit transaction when larger) and a way to make its commit fail:
+     * the statement then runs inside a transaction that is rolled back.
+     */
     function observed(failCommit = false) {
-      const log = { transactions: 0, committed: 0 };
+      const log = { batches: 0, committed: 0 };
+      const isAppend = (text: string) => text.includes('audit_append(');
       const wrapped: Database = {
         ...db,
+        async query<R>(text: string, params?: unknown[]) {
+          if (!isAppend(text)) return db.query<R>(text, params);
+          log.batches++;
+          const result = failCommit
+            ? await db.transaction(async (tx) => {
+                await tx.query<R>(text, params);
+                throw new Error('commit failed');
+              })
+            : await db.query<R>(text, params);
+          log.committed++;
+          return result;
+        },
         async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
-          log.transactions++;
+          log.batches++;
           const result = await db.transaction(async (tx) => {
             const r = await fn(tx);
             if (failCommit) throw new Error('commit failed');
@@ -89,7 +107,7 @@ for (const backend of backends()) {
       await batcher.close();
       expect(results.every((n) => n === 1)).toBe(true);
       expect(seen.every(Boolean)).toBe(true);
-      expect(log.transactions).toBeLessThanOrEqual(10);
+      expect(log.batches).toBeLessThanOrEqual(10);
       expect(await verifyAuditChain(db)).toMatchObject({ ok: true, checked: 100 });
     });
 
@@ -101,6 +119,13 @@ for (const backend of backends()) {
       expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
       expect(await count(db)).toBe(before);
       await batcher.close();
+      // The same through the explicit transaction a batch larger than one statement takes.
+      const { wrapped: big } = observed(true);
+      const large = new AuditBatcher(big, { maxBatch: 1_500, maxDelayMs: 20 });
+      const many = await Promise.allSettled(Array.from({ length: 1_200 }, (_, i) => large.append(sampleRecord(i))));
+      expect(many.every((o) => o.status === 'rejected')).toBe(true);
+      expect(await count(db)).toBe(before);
+      await large.close();
     });
 
     test('one bad record fails its whole batch (nothing half-written); the next batch is unaffected', async () => {

@@ -1,5 +1,8 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Actor } from '../../src/request-context.ts';
 import { ClientExistsError } from '../../src/auth/client-registry.ts';
 import { PURPOSE_CODES } from '../../src/auth/purposes.ts';
@@ -53,9 +56,46 @@ export const TEST_ACTOR: Omit<Actor, 'tokenId'> = {
 /** Renew this long before expiry, so a token never lapses in the middle of a request. */
 const RENEW_MARGIN_MS = 30_000;
 
+declare module 'vitest' {
+  interface ProvidedContext {
+    /** Where every test gateway writes its log; global-setup.ts makes it and scans it when the run ends. */
+    joinedupTestLogDir?: string;
+  }
+}
+
+/**
+ * The suites call the API far faster than any real client, from one client
+ * and one address: limits that never bite, but still run the limiter's code.
+ * test/faults/rate-limit.test.ts sets its own.
+ */
+const TEST_RATE_LIMITS = { RATE_LIMIT_PER_CLIENT: '1000000', RATE_LIMIT_BURST: '1000000', RATE_LIMIT_TOKEN_PER_IP: '1000000' };
+
+let serversStarted = 0;
+
+/**
+ * Every test gateway logs at debug level to its own file in the run's log
+ * directory (global-setup.ts), which is scanned for personal data when the
+ * run ends. A `.started` marker beside it lets the scan notice a gateway
+ * that logged nowhere.
+ */
+function logSettings(): Record<string, string> {
+  const dir = inject('joinedupTestLogDir');
+  if (!dir) return { LOG_LEVEL: 'silent' };
+  const name = `gateway-${process.pid}-${++serversStarted}`;
+  writeFileSync(join(dir, `${name}.started`), '');
+  return { LOG_LEVEL: 'debug', LOG_FILE: join(dir, `${name}.ndjson`) };
+}
+
 export async function startTestServer(db: Database, env: Record<string, string> = {}): Promise<TestServer> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
-  const server = await startServer(config, db);
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...TEST_RATE_LIMITS, ...logSettings(), ...env });
+  const running = await startServer(config, db);
+  const server: RunningServer = {
+    ...running,
+    async close() {
+      await running.close();
+      await closeLog(running.logger);
+    },
+  };
   await registerTestClient(server);
   const fhir = `${server.baseUrl}/fhir`;
   const issueToken = async (overrides: Partial<Omit<Actor, 'tokenId'>> = {}) =>
@@ -105,6 +145,18 @@ export async function startTestServer(db: Database, env: Record<string, string> 
       return { status: res.status, headers: res.headers, body: parsed, text };
     },
   };
+}
+
+/** Writes out what the logger still holds and closes its file, so the scan sees every line and no descriptor leaks. */
+async function closeLog(logger: RunningServer['logger']): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { fd?: number; end?: () => void; once?: (e: string, f: () => void) => void; destroyed?: boolean } | undefined;
+  // Only a file destination (LOG_FILE): stdout is not ours to close.
+  if (!stream?.end || !stream.once || stream.fd === 1 || stream.fd === 2 || stream.destroyed) return;
+  await new Promise<void>((resolve) => {
+    stream.once?.('close', resolve);
+    stream.once?.('error', () => resolve());
+    stream.end?.();
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Provenance, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError, getStatus } from '@medplum/core';
 import type { SqlClient } from '../../db/sql-client.ts';
 import type { PgRepository } from '../../fhir/repo/pg-repository.ts';
-import type { LedgerEntry, LedgerKey } from './record-ledger.ts';
+import type { LedgerEntry, LedgerKey, LedgerWrite } from './record-ledger.ts';
 import { lockLedgerEntry, writeLedgerEntry } from './record-ledger.ts';
 import { retireResource } from './retire.ts';
 
@@ -23,6 +23,18 @@ export interface Source {
   receivedAt: string;
 }
 
+/** The record's ledger entry, already locked and read by the caller in this transaction (lockLedgerEntries). */
+export interface Preloaded {
+  entry: LedgerEntry | undefined;
+  /** Takes the record's new ledger entry for the caller to write (with the batch's others), instead of writing it now. */
+  defer?: (write: LedgerWrite) => void;
+}
+
+async function saveLedger(sql: SqlClient, key: LedgerKey, ledger: Preloaded | undefined, write: LedgerWrite): Promise<void> {
+  if (ledger?.defer) ledger.defer(write);
+  else await writeLedgerEntry(sql, key, write);
+}
+
 const DATA_OPERATION = 'http://terminology.hl7.org/CodeSystem/v3-DataOperation';
 
 const ref = (r: Resource): string => `${r.resourceType}/${r.id}`;
@@ -33,12 +45,14 @@ const ref = (r: Resource): string => `${r.resourceType}/${r.id}`;
  * which makes no new version for identical content; a Provenance is written
  * only when some resource actually changed, so a re-push leaves no trace.
  */
-export async function applyLive(sql: SqlClient, repo: PgRepository, src: Source, mapped: Mapped): Promise<Applied> {
-  const entry = await lockLedgerEntry(sql, src.key, src.lastUpdated);
+export async function applyLive(sql: SqlClient, repo: PgRepository, src: Source, mapped: Mapped, ledger?: Preloaded): Promise<Applied> {
+  const entry = ledger ? ledger.entry : await lockLedgerEntry(sql, src.key, src.lastUpdated);
   const stale = staleness(entry, false);
   if (stale) return stale;
 
   const refs = mapped.resources.map(ref);
+  // One read (and lock) of every row this record may write, instead of one per resource.
+  await repo.prefetch([...refs, ...(entry?.resources ?? []), ref(mapped.provenance)]);
   let changed = 0;
   for (const resource of mapped.resources) {
     if (await writeIfChanged(sql, repo, resource)) changed++;
@@ -53,7 +67,7 @@ export async function applyLive(sql: SqlClient, repo: PgRepository, src: Source,
     const targets = [...mapped.provenance.target, ...retired.map((r) => ({ reference: ref(r) }))];
     await repo.updateResource({ ...mapped.provenance, target: targets });
   }
-  await writeLedgerEntry(sql, src.key, { recordType: src.recordType, lastUpdated: src.lastUpdated, receivedAt: src.receivedAt, resources: refs, deleted: false });
+  await saveLedger(sql, src.key, ledger, { recordType: src.recordType, lastUpdated: src.lastUpdated, receivedAt: src.receivedAt, resources: refs, deleted: false });
   const kind = changed === 0 && !entry?.deleted ? 'unchanged' : entry ? 'updated' : 'created';
   return { kind, resources: refs };
 }
@@ -67,15 +81,16 @@ export async function applyTombstone(
   sql: SqlClient,
   repo: PgRepository,
   src: Source,
-  provenanceFor: (resources: Resource[]) => Provenance
+  provenanceFor: (resources: Resource[]) => Provenance,
+  ledger?: Preloaded
 ): Promise<Applied> {
-  const entry = await lockLedgerEntry(sql, src.key, src.lastUpdated);
+  const entry = ledger ? ledger.entry : await lockLedgerEntry(sql, src.key, src.lastUpdated);
   const stale = staleness(entry, true);
   if (stale) return stale;
   const previous = entry?.resources ?? [];
   if (entry?.deleted) {
     // Already deleted: a repeated tombstone changes nothing but the time it is remembered at.
-    await writeLedgerEntry(sql, src.key, { recordType: src.recordType, lastUpdated: src.lastUpdated, receivedAt: src.receivedAt, resources: previous, deleted: true });
+    await saveLedger(sql, src.key, ledger, { recordType: src.recordType, lastUpdated: src.lastUpdated, receivedAt: src.receivedAt, resources: previous, deleted: true });
     return { kind: 'unchanged', resources: previous };
   }
   const retired = await retireAll(sql, repo, previous);
@@ -85,7 +100,7 @@ export async function applyTombstone(
     await repo.updateResource(provenance);
   }
   // The refs are kept: a later live version of the record revives the same resources.
-  await writeLedgerEntry(sql, src.key, { recordType: src.recordType, lastUpdated: src.lastUpdated, receivedAt: src.receivedAt, resources: previous, deleted: true });
+  await saveLedger(sql, src.key, ledger, { recordType: src.recordType, lastUpdated: src.lastUpdated, receivedAt: src.receivedAt, resources: previous, deleted: true });
   return { kind: 'deleted', resources: previous };
 }
 

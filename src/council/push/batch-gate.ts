@@ -1,5 +1,17 @@
+import type { Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 import type { AccessGate, LabelRow, WriteCheck } from '../../fhir/repo/gate-port.ts';
+import { factsAfterCreate } from '../../gate/facts/load-facts.ts';
+import type { PersonFacts } from '../../gate/types.ts';
+
+/** A gate that can decide a write on facts the caller already holds (RequestGate.checkWriteKnowing). */
+interface KnowingGate extends AccessGate {
+  checkWriteKnowing(sql: SqlClient, write: WriteCheck, known?: ReadonlyMap<string, PersonFacts>): Promise<ReadonlyMap<string, PersonFacts>>;
+}
+
+function isKnowing(gate: AccessGate): gate is KnowingGate {
+  return typeof (gate as Partial<KnowingGate>).checkWriteKnowing === 'function';
+}
 
 /**
  * The resource types person facts are read from (src/gate/facts/load-facts.ts,
@@ -22,12 +34,25 @@ export const FACT_TYPES: ReadonlySet<string> = new Set(['Patient', 'Consent', 'C
  * once the requester is known to control something of that person. Those
  * invalidations are skipped; every other one is passed on at once.
  *
+ * A version that CREATES a resource of one person (no row of it existed),
+ * controlled by the requester, changes that person's facts in a way known
+ * without the store: the facts its own write was decided on, plus its fact
+ * (load-facts.ts, factsAfterCreate) and its controller as a holder. Those
+ * facts are kept for this batch's transaction and the next write about the
+ * person is decided on them instead of a reload (four queries, and a flush
+ * of the buffered writes). The shared cache is still told, so every other
+ * exchange, and this one after the commit, reads them from the store.
+ *
  * A record rolled back to its savepoint may have loaded facts that saw its
  * writes: the facts of every person it touched are dropped, and what is known
  * about holders is forgotten.
  */
 export class BatchGate implements AccessGate {
   private lastWrite: WriteCheck | undefined;
+  /** The facts lastWrite was decided on. */
+  private lastFacts: ReadonlyMap<string, PersonFacts> | undefined;
+  /** Facts brought up to date in memory by this transaction's creates. */
+  private readonly known = new Map<string, PersonFacts>();
   /** People of whom the requester's organisation is known to control a resource (committed or in this transaction). */
   private readonly holds = new Set<string>();
   /** People the current record's writes were decided for. */
@@ -44,24 +69,36 @@ export class BatchGate implements AccessGate {
     return this.inner.filter(sql, rows, operation);
   }
 
-  checkWrite(sql: SqlClient, write: WriteCheck): Promise<void> {
+  async checkWrite(sql: SqlClient, write: WriteCheck): Promise<void> {
     this.lastWrite = write;
+    this.lastFacts = undefined;
     for (const id of [write.patientId, write.previousPatientId]) {
       if (id) {
         this.recordPeople.add(id);
         this.batchPeople.add(id);
       }
     }
-    return this.inner.checkWrite(sql, write);
+    if (!isKnowing(this.inner)) return this.inner.checkWrite(sql, write);
+    this.lastFacts = await this.inner.checkWriteKnowing(sql, write, this.known);
   }
 
-  changed(patientIds: readonly string[]): void {
+  changed(patientIds: readonly string[], created?: Resource): void {
     const w = this.lastWrite;
+    const used = this.lastFacts;
     this.lastWrite = undefined;
+    this.lastFacts = undefined;
     // The version's controller: the stored one kept, else the writer's organisation (PgRepository.store).
     const mine = w !== undefined && this.requesterOds !== undefined && (w.controller === undefined || w.controller === this.requesterOds);
+    const person = w?.patientId;
+    const before = person ? used?.get(person) : undefined;
+    const after =
+      mine && created && before && w.previousPatientId === undefined && patientIds.length === 1 && patientIds[0] === person && w.resourceType === created.resourceType && w.id === created.id
+        ? factsAfterCreate(before, created, this.requesterOds)
+        : undefined;
     const factFree = mine && !FACT_TYPES.has(w.resourceType) && w.previousPatientId === undefined;
     const pass = factFree ? patientIds.filter((id) => !this.holds.has(id)) : patientIds;
+    if (after && person) this.known.set(person, after);
+    else for (const id of pass) this.known.delete(id);
     if (pass.length) this.inner.changed(pass);
     for (const id of patientIds) {
       this.recordPeople.add(id);
@@ -71,6 +108,7 @@ export class BatchGate implements AccessGate {
   }
 
   committed(): void {
+    this.known.clear();
     this.recordPeople.clear();
     this.batchPeople.clear();
     this.inner.committed();
@@ -86,6 +124,8 @@ export class BatchGate implements AccessGate {
   recordRolledBack(): void {
     this.holds.clear();
     this.lastWrite = undefined;
+    this.lastFacts = undefined;
+    for (const id of this.recordPeople) this.known.delete(id);
     if (this.recordPeople.size) this.inner.changed([...this.recordPeople]);
     this.recordPeople.clear();
   }
@@ -94,6 +134,8 @@ export class BatchGate implements AccessGate {
   batchRolledBack(): void {
     this.holds.clear();
     this.lastWrite = undefined;
+    this.lastFacts = undefined;
+    this.known.clear();
     if (this.batchPeople.size) this.inner.changed([...this.batchPeople]);
     this.recordPeople.clear();
     this.batchPeople.clear();

@@ -4,6 +4,8 @@ import type { SqlClient } from '../../db/sql-client.ts';
 import type { RequestContext } from '../../request-context.ts';
 import type { Applied } from './apply.ts';
 import { BatchGate } from './batch-gate.ts';
+import { lockLedgerEntries, writeLedgerEntries } from './record-ledger.ts';
+import type { LedgerKey, LedgerWrite } from './record-ledger.ts';
 import type { PushResult } from './push-outcome.ts';
 import { applyPrepared, failed, prepareRecord, pushRecord, toResult } from './push-record.ts';
 import type { PreparedRecord, PushDeps } from './push-record.ts';
@@ -54,20 +56,37 @@ export async function pushBatch(deps: PushDeps, context: RequestContext, council
     await deps.db.transaction(async (tx) => {
       const sql = guardSql(tx, deps.onDbError);
       const retryKeys = new Set<string>();
+      // Every record's ledger lock and entry in two statements; a second version of a record in the batch reads its own (after the first's write).
+      const firsts = prepared.filter(({ p }, n) => prepared.findIndex((x) => keyOf(x.p) === keyOf(p)) === n);
+      const entries = await lockLedgerEntries(sql, firsts.map(({ p }) => ({ key: p.src.key, lastUpdated: p.src.lastUpdated })));
+      const firstIndex = new Map(firsts.map(({ i }, n) => [i, n]));
+      // Ledger entries of the records applied so far, written together: before a record reading its entry
+      // from the table (a second version in the batch), and after the last.
+      let ledgerWrites: { key: LedgerKey; write: LedgerWrite }[] = [];
+      const writeLedger = async (): Promise<void> => {
+        const w = ledgerWrites;
+        ledgerWrites = [];
+        await writeLedgerEntries(sql, w);
+      };
       let open = false;
       for (const { i, p } of prepared) {
-        const key = `${p.src.key.sourceSystem}\u0000${p.src.key.recordId}`;
+        const key = keyOf(p);
         if (retryKeys.has(key)) {
           // An earlier version of this record is retried alone: this one must follow it.
           retry.push(i);
           continue;
         }
+        const n = firstIndex.get(i);
+        if (n === undefined) await writeLedger();
         await sql.exec(open ? `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}` : `SAVEPOINT ${SAVEPOINT}`);
         open = true;
         gate?.startRecord();
+        let mine: LedgerWrite | undefined;
+        const ledger = n === undefined ? undefined : { entry: entries[n], defer: (w: LedgerWrite) => void (mine = w) };
         try {
-          const { applied, touched, written } = await applyPrepared(deps, context, tx, p, gate);
+          const { applied, touched, written } = await applyPrepared(deps, context, tx, p, gate, ledger);
           done.push({ i, applied, touched, written });
+          if (mine) ledgerWrites.push({ key: p.src.key, write: mine });
         } catch (err) {
           await sql.exec(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
           gate?.recordRolledBack();
@@ -80,6 +99,7 @@ export async function pushBatch(deps: PushDeps, context: RequestContext, council
         }
       }
       if (open) await sql.exec(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+      await writeLedger();
       // Last, just before COMMIT: from the first append the chain's lock is held until the transaction ends.
       await auditAll(deps, sql, done);
     });
@@ -102,8 +122,18 @@ export async function pushBatch(deps: PushDeps, context: RequestContext, council
   return results.map((r, i) => r ?? failed(deps, { index: items[i]!.index }, new Error('record not pushed')));
 }
 
+function keyOf(p: PreparedRecord): string {
+  return `${p.src.key.sourceSystem}\u0000${p.src.key.recordId}`;
+}
+
 async function auditAll(deps: PushDeps, sql: SqlClient, done: readonly { touched: string[] }[]): Promise<void> {
   if (!deps.audit) return;
+  const groups = done.filter((d) => d.touched.length).map((d) => d.touched);
+  if (deps.audit.inTransactionGroups) {
+    // Each record still gets its own audit record(s); the batch pays one append (one chain-head read, one lock).
+    if (groups.length) await deps.audit.inTransactionGroups(sql, groups);
+    return;
+  }
   for (const d of done) {
     if (d.touched.length) await deps.audit.inTransaction(sql, d.touched);
   }

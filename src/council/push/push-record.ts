@@ -17,9 +17,10 @@ import type { MappingRegistry } from '../../mapping/mapping-registry.ts';
 import { buildProvenance } from '../../mapping/provenance.ts';
 import type { RequestContext } from '../../request-context.ts';
 import { applyLive, applyTombstone } from './apply.ts';
-import type { Applied, Source } from './apply.ts';
+import type { Applied, Preloaded, Source } from './apply.ts';
 import { issue, labelOf, rejected } from './push-outcome.ts';
 import type { PushResult, RecordLabel } from './push-outcome.ts';
+import { isDatabaseUnavailable } from '../../db/unavailable.ts';
 
 export interface PushDeps {
   db: Database;
@@ -110,14 +111,16 @@ export async function applyPrepared(
   context: RequestContext,
   tx: SqlClient,
   p: PreparedRecord,
-  gate: AccessGate | undefined = deps.gate
+  gate: AccessGate | undefined = deps.gate,
+  ledger?: Preloaded
 ): Promise<{ applied: Applied; touched: string[]; written: string[] }> {
   const sql = guardSql(tx, deps.onDbError);
   const repoDeps = { db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError, ...(deps.writeRules ? { writeRules: deps.writeRules } : {}) };
   const repo = new PgRepository(repoDeps, context, tx, true, gate);
+  repo.bufferWrites();
   let applied: Applied;
   if (p.mapped) {
-    applied = await applyLive(sql, repo, p.src, p.mapped);
+    applied = await applyLive(sql, repo, p.src, p.mapped, ledger);
   } else {
     const provenanceFor = (resources: Resource[]) =>
       buildProvenance({
@@ -128,8 +131,10 @@ export async function applyPrepared(
         mapping: p.mapping,
         resources,
       });
-    applied = await applyTombstone(sql, repo, p.src, provenanceFor);
+    applied = await applyTombstone(sql, repo, p.src, provenanceFor, ledger);
   }
+  // Before the record's savepoint is released (or its transaction commits): a failed write fails this record.
+  await repo.flush();
   const touched = [...new Set([...repo.written, ...(applied.kind === 'stale' ? [] : applied.resources)])];
   return { applied, touched, written: [...repo.written] };
 }
@@ -179,6 +184,8 @@ export function failed(deps: PushDeps, label: RecordLabel, err: unknown): PushRe
   const e = err instanceof OperationOutcomeError ? err : sanitizeDbError(err, deps.onDbError);
   const status = getStatus(e.outcome);
   const issues: OperationOutcomeIssue[] = e.outcome.issue ?? [];
+  // Not this record's fault, and worth sending again: 503 with the transient issue.
+  if (isDatabaseUnavailable(e)) return rejected(label, 503, issues);
   if (status >= 500) return rejected(label, 500, [issue('exception', 'Internal error. This record was not stored.')]);
   return rejected(label, status, issues);
 }

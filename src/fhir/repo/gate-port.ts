@@ -1,3 +1,4 @@
+import type { Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 
 /**
@@ -32,8 +33,13 @@ export interface AccessGate {
   filter<T extends LabelRow>(sql: SqlClient, rows: readonly T[], operation: 'read' | 'search'): Promise<T[]>;
   /** Throws an OperationOutcomeError (403) when the write is not permitted. */
   checkWrite(sql: SqlClient, write: WriteCheck): Promise<void>;
-  /** Facts about these people may have changed (a write): cached facts are dropped. */
-  changed(patientIds: readonly string[]): void;
+  /**
+   * Facts about these people may have changed (a write): cached facts are
+   * dropped. `created` is the version just written when it created the
+   * resource (no row of it existed), which an import batch can apply to the
+   * facts in memory (src/council/push/batch-gate.ts).
+   */
+  changed(patientIds: readonly string[], created?: Resource): void;
   /**
    * The transaction holding those writes committed: drop the facts again, as
    * a read between the write and the commit may have cached the old ones.
@@ -46,4 +52,6 @@ export const LABEL_COLUMNS = 'r.resource_type, r.id, r.patient_id, r.data_class,
 /** The exchange's audit, recorded inside each write transaction just before it commits (issue #6). */
 export interface TransactionAudit {
   inTransaction(tx: SqlClient, written: readonly string[]): Promise<void>;
+  /** Several writes of one transaction (one group each), audited as inTransaction would, in one append. */
+  inTransactionGroups?(tx: SqlClient, groups: readonly (readonly string[])[]): Promise<void>;
 }

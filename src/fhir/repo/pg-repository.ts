@@ -34,6 +34,8 @@ import { runSearch } from './search.ts';
 import { invalidResource } from './outcomes.ts';
 import type { ResourceValidator } from './validator-port.ts';
 import { writeVersion } from './write-version.ts';
+import { writeVersions } from './write-versions.ts';
+import type { VersionToWrite } from './write-versions.ts';
 import type { AccessGate, LabelRow, TransactionAudit } from './gate-port.ts';
 import type { WriteNote, WriteRules } from './write-rules-port.ts';
 import { resourceLabels } from '../../gate/labels/resource-labels.ts';
@@ -76,6 +78,15 @@ export class PgRepository extends FhirRepository {
   readonly written: string[] = [];
   /** Informational issues the write rules raised, shared with a transaction's child repositories. */
   notes: WriteNote[] = [];
+  private readonly rawSql: SqlClient;
+  /**
+   * Buffered mode (bufferWrites): versions stored but not yet sent, written
+   * together before this repository's next query and at flush(). Undefined
+   * when every version is written at once.
+   */
+  private pending: VersionToWrite[] | undefined;
+  /** Buffered mode: current rows of this transaction, locked (prefetch) or written by it; null = known absent. */
+  private readonly known = new Map<string, CurrentRow | null>();
 
   constructor(
     private readonly deps: RepositoryDeps,
@@ -86,7 +97,59 @@ export class PgRepository extends FhirRepository {
     private readonly audit?: TransactionAudit
   ) {
     super();
-    this.sql = guardSql(sql, deps.onDbError);
+    this.rawSql = guardSql(sql, deps.onDbError);
+    // Every query (the gate's, the write rules', our own reads) first writes what is buffered, so it sees it.
+    this.sql = {
+      query: async (text, params) => {
+        await this.flush();
+        return this.rawSql.query(text, params);
+      },
+      exec: async (text) => {
+        await this.flush();
+        return this.rawSql.exec(text);
+      },
+    };
+  }
+
+  /**
+   * From now on, versions this (transaction's) repository stores are written
+   * together, in one statement, just before its next query or flush(): a
+   * council record's resources in one or two round trips instead of one
+   * each. Every read and every gate decision still sees every earlier write,
+   * because any query flushes first. The caller must flush() before its
+   * savepoint is released or its transaction commits.
+   */
+  bufferWrites(): void {
+    if (!this.inTransaction) throw new Error('bufferWrites needs a transaction');
+    this.pending ??= [];
+  }
+
+  /** Writes the buffered versions (buffered mode); a no-op otherwise. */
+  async flush(): Promise<void> {
+    if (!this.pending?.length) return;
+    const versions = this.pending;
+    this.pending = [];
+    await writeVersions(this.rawSql, versions, this.deps.baseUrl);
+  }
+
+  /**
+   * Buffered mode: reads and locks (FOR UPDATE, in key order) the current
+   * rows of these resources in one query, so writing them needs no read of
+   * its own. A no-op otherwise.
+   */
+  async prefetch(refs: readonly string[]): Promise<void> {
+    if (!this.pending) return;
+    const keys = [...new Set(refs)].filter((r) => !this.known.has(r) && splitReference(r)).sort();
+    if (!keys.length) return;
+    const split = keys.map((k) => splitReference(k) as { type: string; id: string });
+    const r = await this.sql.query<CurrentRow>(
+      `SELECT resource_type, id, version_id, deleted, content, patient_id, data_class, controller, third_party
+         FROM resource WHERE resource_type = ANY($1::text[]) AND id = ANY($2::text[]) AND resource_type || '/' || id = ANY($3::text[])
+        ORDER BY resource_type, id FOR UPDATE`,
+      [split.map((s) => s.type), split.map((s) => s.id), keys]
+    );
+    for (const k of keys) this.known.set(k, null);
+    for (const row of r.rows) this.known.set(`${row.resource_type}/${row.id}`, row);
   }
 
   /** Patient/{id}/$everything: through the repository like every other read, so the gate sees it. */
@@ -305,6 +368,7 @@ export class PgRepository extends FhirRepository {
       });
       const lastUpdated = new Date().toISOString();
       await writeVersion(tx.sql, { resourceType, id } as Resource & { id: string }, existing.version_id + 1, lastUpdated, 'delete');
+      tx.known.delete(`${resourceType}/${id}`);
       tx.written.push(`${resourceType}/${id}`);
       this.deps.db.noteWrites(1);
       if (existing.patient_id) this.gate?.changed([existing.patient_id]);
@@ -368,11 +432,30 @@ export class PgRepository extends FhirRepository {
     const controller = existing?.controller ?? this.context.actor?.organisation.ods;
     const labels = await this.checkWrite(stored, existing);
     if (this.deps.writeRules) stored = await this.applyWriteRules(stored, existing);
-    await writeVersion(this.sql, stored, versionId, lastUpdated, method, this.deps.baseUrl, controller ?? undefined);
-    this.written.push(`${stored.resourceType}/${stored.id}`);
+    const ref = `${stored.resourceType}/${stored.id}`;
+    if (this.pending) {
+      // One statement cannot upsert the same row twice: a second version of a buffered resource goes after it.
+      if (this.pending.some((v) => v.resource.resourceType === stored.resourceType && v.resource.id === stored.id)) await this.flush();
+      const thirdParty = resourceLabels(stored, this.deps.baseUrl).thirdParty;
+      this.pending.push({ resource: stored, versionId, lastUpdated, method, ...labels, ...(thirdParty ? { thirdParty } : {}), ...(controller ? { controller } : {}) });
+      this.known.set(ref, {
+        resource_type: stored.resourceType,
+        id: stored.id,
+        version_id: versionId,
+        deleted: false,
+        content: JSON.stringify(stored),
+        patient_id: labels.patientId ?? null,
+        data_class: labels.dataClass ?? null,
+        controller: controller ?? null,
+        third_party: thirdParty ?? null,
+      });
+    } else {
+      await writeVersion(this.sql, stored, versionId, lastUpdated, method, this.deps.baseUrl, controller ?? undefined);
+    }
+    this.written.push(ref);
     this.deps.db.noteWrites(1);
     const touched = [labels.patientId, existing?.patient_id].filter((x): x is string => !!x);
-    if (touched.length) this.gate?.changed(touched);
+    if (touched.length) this.gate?.changed(touched, existing ? undefined : stored);
     return stored;
   }
 
@@ -422,10 +505,12 @@ export class PgRepository extends FhirRepository {
     return labels;
   }
 
-  /** The labels the gate decides a write on; a Provenance's are its target's. */
+  /** The labels the gate decides a write on; a Provenance's are its target's (from memory when this transaction holds the target's row). */
   private async labelsOf(resource: Resource): Promise<{ patientId?: string; dataClass?: string }> {
     const labels = resourceLabels(resource, this.deps.baseUrl);
     if (!labels.inheritFrom) return { ...(labels.patientId ? { patientId: labels.patientId } : {}), ...(labels.dataClass ? { dataClass: labels.dataClass } : {}) };
+    const held = this.known.get(`${labels.inheritFrom.type}/${labels.inheritFrom.id}`);
+    if (held) return { ...(held.patient_id ? { patientId: held.patient_id } : {}), ...(held.data_class ? { dataClass: held.data_class } : {}) };
     const r = await this.sql.query<{ patient_id: string | null; data_class: string | null }>(
       'SELECT patient_id, data_class FROM resource WHERE resource_type = $1 AND id = $2',
       [labels.inheritFrom.type, labels.inheritFrom.id]
@@ -435,6 +520,8 @@ export class PgRepository extends FhirRepository {
   }
 
   private async current(resourceType: string, id: string, forUpdate: boolean): Promise<CurrentRow | undefined> {
+    const held = this.pending ? this.known.get(`${resourceType}/${id}`) : undefined;
+    if (held !== undefined) return held ?? undefined;
     const lock = forUpdate && this.inTransaction ? ' FOR UPDATE' : '';
     const r = await this.sql.query<CurrentRow>(
       `SELECT resource_type, id, version_id, deleted, content, patient_id, data_class, controller, third_party

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Database, SqlClient } from '../../db/sql-client.ts';
+import { publishInvalidation } from '../../ops/cluster-invalidation.ts';
 import type { SharingAgreement } from '../types.ts';
 import { parseAgreementFile } from './agreement-schema.ts';
 import type { AgreementFile, AgreementIssue } from './agreement-schema.ts';
@@ -13,6 +14,10 @@ import type { AgreementStatus } from './agreement-status.ts';
  * the gate applies. Ending is terminal: an ended agreement cannot be revived
  * by adding a new version (agree a new one, with a new id, instead), so an
  * operator's "end" can never be undone by a later routine re-load.
+ *
+ * Every change notifies the running gateways inside its transaction
+ * (src/ops/cluster-invalidation.ts), so they reload on COMMIT rather than
+ * after their cache's maximum age.
  */
 
 export class AgreementInvalidError extends Error {
@@ -131,6 +136,7 @@ async function addInTransaction(tx: SqlClient, file: AgreementFile): Promise<Add
   if (latest && isDeepStrictEqual(content(latest), file)) return { id: file.id, version: latest.version, created: false };
   const version = (latest?.version ?? 0) + 1;
   await tx.query('INSERT INTO sharing_agreement (id, version, content) VALUES ($1, $2, $3::jsonb)', [file.id, version, JSON.stringify(file)]);
+  await publishInvalidation(tx, { kind: 'agreements' });
   return { id: file.id, version, created: true };
 }
 
@@ -170,6 +176,7 @@ export async function endAgreement(db: Database, id: string, at: Date = new Date
     if (!latest) throw new AgreementNotFoundError(`no agreement ${id}`);
     if (latest.ended_at) throw new AgreementEndedError(`agreement ${id} already ends at ${iso(latest.ended_at)}; an ended agreement stays ended, and its end is not moved`);
     await tx.query('UPDATE sharing_agreement SET ended_at = $3 WHERE id = $1 AND version = $2', [id, latest.version, at.toISOString()]);
+    await publishInvalidation(tx, { kind: 'agreements' });
     return { id, version: latest.version, endedAt: at.toISOString() };
   });
 }

@@ -29,6 +29,8 @@ export class RequestGate implements AccessGate {
   decisions: RecordedDecision[] = [];
   private readonly memo = new Map<string, Decision>();
   private readonly touched = new Set<string>();
+  /** People other instances were already told about, per transaction client (one notification each is enough). */
+  private readonly notified = new WeakMap<SqlClient, Set<string>>();
   private readonly requester: Requester | undefined;
 
   constructor(
@@ -74,14 +76,32 @@ export class RequestGate implements AccessGate {
   }
 
   async checkWrite(sql: SqlClient, write: WriteCheck): Promise<void> {
+    await this.checkWriteKnowing(sql, write);
+  }
+
+  /**
+   * checkWrite, taking the facts of the `known` people as given rather than
+   * from the cache: an import batch's transaction has brought them up to
+   * date in memory (src/council/push/batch-gate.ts). Returns the facts each
+   * person's decision was made on.
+   */
+  async checkWriteKnowing(sql: SqlClient, write: WriteCheck, known?: ReadonlyMap<string, PersonFacts>): Promise<ReadonlyMap<string, PersonFacts>> {
     const requester = this.requester;
-    if (!requester) return;
     const people = [write.patientId, write.previousPatientId].filter((x): x is string => !!x);
+    if (!requester) {
+      await this.notifyChanged(sql, people);
+      return new Map();
+    }
     if (!people.length) {
-      if (DIRECTORY_TYPES.has(write.resourceType) || write.controller === undefined || write.controller === requester.ods) return;
+      if (DIRECTORY_TYPES.has(write.resourceType) || write.controller === undefined || write.controller === requester.ods) return new Map();
       throw new OperationOutcomeError(refusal(`${write.resourceType} is controlled by another organisation`));
     }
-    const facts = await this.services.facts.get(sql, people);
+    const missing = known ? people.filter((p) => !known.has(p)) : people;
+    const facts = new Map(missing.length ? await this.services.facts.get(sql, missing) : []);
+    for (const p of people) {
+      const k = known?.get(p);
+      if (k) facts.set(p, k);
+    }
     for (const patientId of new Set(people)) {
       const query: GateQuery = {
         requester,
@@ -95,6 +115,8 @@ export class RequestGate implements AccessGate {
       this.services.onDecision?.(decision.outcome, decision.rules[0]?.rule ?? 'none');
       if (decision.outcome !== 'permit') throw new OperationOutcomeError(refusal(decision.explanation));
     }
+    await this.notifyChanged(sql, people);
+    return facts;
   }
 
   /** Removes and returns the decisions about these resources (all of them without `refs`): their audit record is being written. */
@@ -168,6 +190,27 @@ export class RequestGate implements AccessGate {
       [requester.clientId, requester.userId, patientId, hash, this.services.now().toISOString()]
     );
     this.services.facts.invalidate([patientId]);
+    await this.notifyChanged(sql, [patientId]);
+  }
+
+  /**
+   * Every write that may change a person's facts passes checkWrite with the
+   * writing transaction's client: the notification rides that transaction,
+   * so other instances drop the facts on COMMIT and never for a rollback.
+   * Sent before the write itself, which is harmless: delivery waits for COMMIT.
+   */
+  private async notifyChanged(sql: SqlClient, people: readonly string[]): Promise<void> {
+    const notify = this.services.notifyFactsChanged;
+    if (!notify || !people.length) return;
+    let sent = this.notified.get(sql);
+    if (!sent) {
+      sent = new Set();
+      this.notified.set(sql, sent);
+    }
+    const fresh = people.filter((p) => !sent.has(p));
+    if (!fresh.length) return;
+    await notify(sql, fresh);
+    for (const p of fresh) sent.add(p);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { CareTeam, Consent, EpisodeOfCare, Extension, Flag, Patient, Reference, ServiceRequest } from '@medplum/fhirtypes';
+import type { CareTeam, Consent, EpisodeOfCare, Extension, Flag, Patient, Reference, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 import type { BreakGlassWindow, PersonFacts } from '../types.ts';
 import { consentFact } from './consent-facts.ts';
@@ -77,8 +77,28 @@ export function emptyFacts(patientId: string): PersonFacts {
   };
 }
 
+/**
+ * A person's facts after a resource about them was CREATED (no row of it
+ * existed, live or deleted) by `controller`, worked out in memory from the
+ * facts just before, exactly as loadPersonFacts would read them back: the
+ * resource's own fact, if its type bears one, and its controller among the
+ * record holders. Undefined for a Patient, whose NHS number decides the
+ * national data opt-out, which only the store can answer.
+ */
+export function factsAfterCreate(before: PersonFacts, resource: Resource, controller: string | undefined): PersonFacts | undefined {
+  if (resource.resourceType === 'Patient') return undefined;
+  const facts = structuredClone(before);
+  if (FACT_TYPES.includes(resource.resourceType)) applyResource(facts, resource, controller ?? null);
+  if (controller && !facts.recordHolders.includes(controller)) facts.recordHolders.push(controller);
+  return facts;
+}
+
 function apply(facts: PersonFacts, row: Row): void {
-  const r = JSON.parse(row.content ?? '{}') as { resourceType: string };
+  applyResource(facts, JSON.parse(row.content ?? '{}') as Resource, row.controller);
+}
+
+function applyResource(facts: PersonFacts, r: Resource, controller: string | null): void {
+  const row = { controller };
   switch (r.resourceType) {
     case 'Patient': {
       const p = r as Patient;

@@ -1,5 +1,6 @@
 import type { Database, SqlClient } from '../../db/sql-client.ts';
 import { isValidNhsNumber } from '../../fhir/validation/nhs-number.ts';
+import { publishInvalidation } from '../../ops/cluster-invalidation.ts';
 
 /**
  * National Data Opt-out status, as the operator loads it (rule 11; the
@@ -111,6 +112,8 @@ export async function upsertOptOuts(db: Database, entries: readonly OptOutEntry[
         [batch.map((e) => e.nhsNumber), batch.map((e) => e.optedOut), now.toISOString()]
       );
     }
+    // Opt-outs are keyed by NHS number, not person id: every running instance drops all its person facts on commit.
+    await publishInvalidation(tx, { kind: 'facts-all' });
   });
 }
 

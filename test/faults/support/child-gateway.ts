@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject } from 'vitest';
 
 /**
  * A gateway as operators run it: `node --import tsx src/main.ts` in its own
@@ -19,13 +22,27 @@ export interface ChildGateway {
   kill(): Promise<void>;
 }
 
-const CLEARED = ['DATABASE_URL', 'DATA_DIR', 'BASE_URL', 'PORT', 'HOST', 'AUTH_MODE', 'DEMO_DATA', 'LOG_LEVEL', 'METRICS_PORT'];
+const CLEARED = ['DATABASE_URL', 'DATA_DIR', 'BASE_URL', 'PORT', 'HOST', 'AUTH_MODE', 'DEMO_DATA', 'LOG_LEVEL', 'LOG_FILE', 'METRICS_PORT'];
+
+// Load from one client is what these tests make; a test of the limits sets them itself.
+const NO_RATE_LIMITS = { RATE_LIMIT_PER_CLIENT: '0', RATE_LIMIT_TOKEN_PER_IP: '0' };
+
+let started = 0;
+
+/** Like the in-process test servers: a log file in the run's log directory, scanned for personal data at the end. */
+function logSettings(): Record<string, string> {
+  const dir = inject('joinedupTestLogDir');
+  if (!dir) return { LOG_LEVEL: 'warn' };
+  const name = `child-${process.pid}-${++started}`;
+  writeFileSync(join(dir, `${name}.started`), '');
+  return { LOG_LEVEL: 'debug', LOG_FILE: join(dir, `${name}.ndjson`) };
+}
 
 export async function startChildGateway(env: Record<string, string>, options: { startTimeoutMs?: number } = {}): Promise<ChildGateway> {
   const base = { ...process.env };
   for (const k of CLEARED) delete base[k];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...base, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...base, PORT: '0', HOST: '127.0.0.1', ...NO_RATE_LIMITS, ...logSettings(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
