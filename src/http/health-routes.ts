@@ -19,6 +19,7 @@ export function healthz(_req: Request, res: Response): void {
 
 export function readyz(db: Database, logger: Logger) {
   return (_req: Request, res: Response): void => {
+    const requestId = (res.locals.context as { requestId?: string } | undefined)?.requestId;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('database did not answer in time')), READY_TIMEOUT_MS);
@@ -31,7 +32,7 @@ export function readyz(db: Database, logger: Logger) {
         },
         (err: unknown) => {
           // Class and code only: a driver message can quote connection details.
-          logger.warn({ error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'not ready: database unreachable');
+          logger.warn({ requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'not ready: database unreachable');
           notReady(res, 'The database cannot be reached');
         }
       )
