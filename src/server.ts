@@ -120,6 +120,7 @@ export async function startServer(config: Config, existingDb?: Database, options
     metricsServer?.server.close();
     throw err;
   });
+  if (cluster && metrics) metrics.watchClusterListener(() => ({ connected: cluster.connected, resets: cluster.resets }));
   const audit = new AuditBatcher(db, metrics ? { onBatchWritten: metrics.auditBatchWritten } : {});
   // Joint work (issue #7): request workflow, care team roles, duplicate assessments (config/joint-work.json).
   const writeRules = jointWorkRules();

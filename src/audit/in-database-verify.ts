@@ -65,7 +65,9 @@ async function firstBrokenIn(sql: SqlClient, after: number, through: number, anc
  * `ranges` seq ranges checked at once on as many connections (PostgreSQL:
  * default 2, the helpers import the coordinator's exported snapshot, so all
  * see exactly one chain; PGlite: one range on its one connection). Same
- * result as verifyAuditChain, field for field.
+ * result as verifyAuditChain, field for field. On PostgreSQL it holds
+ * `ranges` pool connections at once: give a pool of at least that many
+ * (the CLI's has 2), or ranges: 1.
  */
 export async function verifyAuditChainInDatabase(db: Database, options: { ranges?: number } = {}): Promise<VerifyResult> {
   const ranges = db.kind === 'postgres' ? Math.max(1, options.ranges ?? 2) : 1;

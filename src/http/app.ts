@@ -122,7 +122,7 @@ export function createApp(unlimited: AppDeps): express.Express {
   app.use(cdsRouter(deps)); // CDS Hooks consent decision service (src/cds/cds-routes.ts)
   app.post(
     TOKEN_PATH,
-    ...tokenRateLimit(config),
+    ...tokenRateLimit(config, deps.metrics),
     express.urlencoded({ extended: false, limit: TOKEN_FORM_LIMIT, parameterLimit: 20 }),
     tokenEndpoint({
       clients: deps.auth.clients,

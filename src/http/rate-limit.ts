@@ -99,13 +99,14 @@ export class TokenBuckets {
  * router wiring it. A request over the limit is refused before its body is
  * read. In open-development mode nothing is verified, so nothing is limited.
  */
-export function limitClients(tokens: AccessTokens, buckets: TokenBuckets, perSecond: number): AccessTokens {
+export function limitClients(tokens: AccessTokens, buckets: TokenBuckets, perSecond: number, onRefused?: () => void): AccessTokens {
   // Everything but verify reaches the real instance through the prototype.
   const limited = Object.create(tokens) as AccessTokens;
   limited.verify = async (token: string) => {
     const actor = await tokens.verify(token);
     const taken = buckets.take(actor.clientId);
     if (!taken.allowed) {
+      onRefused?.();
       const text = `Too many requests from this client (more than ${perSecond} a second sustained); retry after ${taken.retryAfterSeconds} s`;
       throw new HttpError(429, outcome('throttled', text), { 'Retry-After': String(taken.retryAfterSeconds), 'Cache-Control': 'no-store' });
     }
@@ -120,13 +121,14 @@ export function limitClients(tokens: AccessTokens, buckets: TokenBuckets, perSec
  * and no signature checks. Answers as the endpoint does, with RFC 6749 JSON.
  * The address is the TCP peer: behind a load balancer that is the balancer.
  */
-export function limitTokenRequests(buckets: TokenBuckets, perMinute: number) {
+export function limitTokenRequests(buckets: TokenBuckets, perMinute: number, onRefused?: () => void) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const taken = buckets.take(req.socket.remoteAddress ?? 'unknown');
     if (taken.allowed) {
       next();
       return;
     }
+    onRefused?.();
     setNoStore(res);
     res.setHeader('Retry-After', String(taken.retryAfterSeconds));
     // temporarily_unavailable (RFC 6749 section 4.1.2.1) is the registered code that tells a client to come back later.
@@ -145,16 +147,21 @@ export function limitTokenRequests(buckets: TokenBuckets, perMinute: number) {
 type LimitSettings = Pick<Config, 'RATE_LIMIT_PER_CLIENT' | 'RATE_LIMIT_BURST' | 'RATE_LIMIT_TOKEN_PER_IP'>;
 
 /** The app's dependencies with the per-client limit applied to token verification (unchanged when RATE_LIMIT_PER_CLIENT is 0). */
-export function withClientRateLimit<D extends { config: LimitSettings; auth: { tokens: AccessTokens } }>(deps: D): D {
+/** Told of each refusal (metrics: joinedup_rate_limited_total). */
+interface RefusalCounter {
+  rateLimitRefused(limit: 'client' | 'token_address'): void;
+}
+
+export function withClientRateLimit<D extends { config: LimitSettings; auth: { tokens: AccessTokens }; metrics?: RefusalCounter }>(deps: D): D {
   const perSecond = deps.config.RATE_LIMIT_PER_CLIENT;
   if (perSecond === 0) return deps;
   const buckets = new TokenBuckets({ ratePerSecond: perSecond, burst: deps.config.RATE_LIMIT_BURST });
-  return { ...deps, auth: { ...deps.auth, tokens: limitClients(deps.auth.tokens, buckets, perSecond) } };
+  return { ...deps, auth: { ...deps.auth, tokens: limitClients(deps.auth.tokens, buckets, perSecond, deps.metrics ? () => deps.metrics?.rateLimitRefused('client') : undefined) } };
 }
 
 /** The token endpoint's per-address limit as route middleware: none when RATE_LIMIT_TOKEN_PER_IP is 0. */
-export function tokenRateLimit(config: LimitSettings): Array<(req: Request, res: Response, next: NextFunction) => void> {
+export function tokenRateLimit(config: LimitSettings, metrics?: RefusalCounter): Array<(req: Request, res: Response, next: NextFunction) => void> {
   const perMinute = config.RATE_LIMIT_TOKEN_PER_IP;
   if (perMinute === 0) return [];
-  return [limitTokenRequests(new TokenBuckets({ ratePerSecond: perMinute / 60, burst: Math.max(1, Math.ceil(perMinute)) }), perMinute)];
+  return [limitTokenRequests(new TokenBuckets({ ratePerSecond: perMinute / 60, burst: Math.max(1, Math.ceil(perMinute)) }), perMinute, metrics ? () => metrics.rateLimitRefused('token_address') : undefined)];
 }

@@ -51,6 +51,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  private readonly rateLimited = new Counter({
+    name: 'joinedup_rate_limited_total',
+    help: 'Requests refused with 429 by a rate limit, by limit (client: per client id; token_address: token requests per address)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { poolStats?: () => PoolStats | undefined } = {}) {
     collectDefaultMetrics({ register: this.registry });
     const poolStats = options.poolStats;
@@ -70,6 +77,31 @@ export class GatewayMetrics {
       });
     }
   }
+
+  /** The instance's cross-instance listener (server.ts), read at each scrape. */
+  watchClusterListener(state: () => { connected: boolean; resets: number }): void {
+    new Gauge({
+      name: 'joinedup_cluster_listener_connected',
+      help: '1 while this instance listens for other instances\' changes (PostgreSQL LISTEN/NOTIFY), 0 while it reconnects; absent without a listener (embedded mode)',
+      registers: [this.registry],
+      collect() {
+        this.set(state().connected ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'joinedup_cluster_listener_resets_total',
+      help: 'Times this instance dropped all its caches because its listening connection was (re)established or a message was not understood',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(state().resets);
+      },
+    });
+  }
+
+  rateLimitRefused = (limit: 'client' | 'token_address'): void => {
+    this.rateLimited.inc({ limit });
+  };
 
   /** One finished HTTP exchange; `route` must already be a route shape (routeShape in app.ts). */
   observeRequest(route: string, method: string, status: number, seconds: number): void {

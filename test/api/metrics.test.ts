@@ -70,3 +70,16 @@ describe('metrics off by default', () => {
     expect((await fetch(`${s.baseUrl}/metrics`)).status).toBe(404);
   });
 });
+
+describe('rate limits are counted', () => {
+  const s = suiteServer(backends()[0]!, { METRICS_PORT: '0', RATE_LIMIT_PER_CLIENT: '1', RATE_LIMIT_BURST: '2' });
+
+  test('each 429 of the per-client limit adds one to joinedup_rate_limited_total{limit="client"}', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await s.request('GET', 'Patient?_count=1')).status);
+    const refused = statuses.filter((st) => st === 429).length;
+    expect(refused).toBeGreaterThan(0);
+    const text = await (await fetch(s.metricsUrl!)).text();
+    expect(text).toContain(`joinedup_rate_limited_total{limit="client"} ${refused}`);
+  });
+});
