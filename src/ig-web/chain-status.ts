@@ -1,6 +1,7 @@
 import { GENESIS_HASH } from '../audit/hash-chain.ts';
 import { latestAnchor, maxSeq, readChain } from '../audit/row-reader.ts';
-import { checkRow, verifyAuditChain } from '../audit/verify.ts';
+import { verifyAuditChainInDatabase } from '../audit/in-database-verify.ts';
+import { checkRow } from '../audit/verify.ts';
 import type { BrokenLink } from '../audit/verify.ts';
 import type { AuditRow } from '../audit/types.ts';
 import type { Database } from '../db/sql-client.ts';
@@ -77,7 +78,7 @@ export class ChainMonitor {
     this.full ??= (async () => {
       try {
         const started = this.now();
-        const r = await verifyAuditChain(this.db, { pageSize: PAGE });
+        const r = await verifyAuditChainInDatabase(this.db, { ranges: 1 });
         if (!r.ok) {
           this.broken = { result: { state: 'broken', checked: r.checked, head: r.head, ...(r.firstBroken ? { firstBroken: r.firstBroken } : {}), checkedAt: started, fullAt: started } };
           this.verified = undefined;

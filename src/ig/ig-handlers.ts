@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { verifyAuditChain } from '../audit/verify.ts';
+import { verifyAuditChainInDatabase } from '../audit/in-database-verify.ts';
 import { sendJson } from '../http/fhir-response.ts';
 import { httpError } from '../http/outcome.ts';
 import type { AppDeps } from '../http/app.ts';
@@ -128,7 +128,8 @@ export async function postReview(deps: IgDeps, req: Request, res: Response): Pro
 }
 
 export async function verifyChain(deps: IgDeps, _req: Request, res: Response): Promise<void> {
-  const r = await verifyAuditChain(deps.db);
+  // One range: a second connection per request could starve the pool under concurrent checks (the CLI uses two).
+  const r = await verifyAuditChainInDatabase(deps.db, { ranges: 1 });
   privateAnswer(res);
   res.status(200).type('application/json').send(JSON.stringify({ ok: r.ok, checked: r.checked, ...(r.firstBroken ? { firstBroken: r.firstBroken } : {}), head: r.head, ...(r.anchor ? { anchor: r.anchor } : {}) }));
 }
