@@ -4,9 +4,11 @@
  * resources into PostgreSQL measured in the same run (issue 4, item 9).
  *
  * 1. Generates BENCH_RECORDS synthetic council records (default 2,000) as
- *    NDJSON in a temp file: per person one `person`, `care-plan`,
- *    `care-team`, `consent` and `service` record (ids, NHS numbers from the
- *    999 test range, dates and sizes varied).
+ *    NDJSON in a temp file, one person's case after another as BENCH_MIX
+ *    says (bench/synthetic-council.ts): `dense` (default) is a `person`, an
+ *    `assessment` and a `care-plan` per person, 8.0 resource versions per
+ *    line; `case` the six record types of the earlier passes, 3.5 per line
+ *    (ids, NHS numbers from the 999 test range, dates and sizes varied).
  * 2. Starts a gateway child (AUTH_MODE=smart, REQUEST_TIMEOUT_MS=0) on a fresh
  *    schema, registers a local-authority client with system/council.write and
  *    gets a token, then streams the file to /council/v1/import in parts of
@@ -23,7 +25,7 @@
  *    printed. Goal: >= 3,000 resources/s end to end.
  *
  * Settings (environment): BENCH_DATABASE_URL, BENCH_RECORDS (2000),
- * BENCH_BATCH_LINES (10000), BENCH_POOL_SIZE (10), BENCH_CPU_PROF_DIR.
+ * BENCH_MIX (dense), BENCH_BATCH_LINES (10000), BENCH_POOL_SIZE (10), BENCH_CPU_PROF_DIR.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
@@ -36,19 +38,18 @@ import { generateClientKeyPair } from '../src/auth/key-generation.ts';
 import { buildClientAssertion, signingKeyFromJwk } from '../src/cli/client-assertion-builder.ts';
 import type { AssertionContext, SigningKey } from '../src/cli/client-assertion-builder.ts';
 import { openPostgres } from '../src/db/postgres.ts';
-import { makeTestNhsNumber } from '../src/fhir/validation/nhs-number.ts';
 import { cpuSeconds, startService } from './processes.ts';
 import type { Service } from './processes.ts';
 import { adminQuery, createBenchSchema } from './schema.ts';
 import { DATABASE_URL, POOL, benchNumber } from './settings.ts';
-import { ELIGIBILITY, carePlanBody, day } from './synthetic-council.ts';
+import { CASELOAD_MIXES, COUNCIL_ODS, caseloadLine } from './synthetic-council.ts';
+import type { CaseloadMix } from './synthetic-council.ts';
 
 const RECORDS = Math.floor(benchNumber('BENCH_RECORDS', 2000));
 const BATCH_LINES = Math.floor(benchNumber('BENCH_BATCH_LINES', 10_000));
 const GOAL = 3000;
-const COUNCIL_ODS = 'X9C01';
-/** One person's case: these records, in this order, one line each (about 21 resource versions with Provenance). */
-const RECORD_TYPES = ['person', 'care-plan', 'care-team', 'assessment', 'service', 'consent'] as const;
+const MIX = (process.env.BENCH_MIX ?? 'dense') as CaseloadMix;
+if (!(MIX in CASELOAD_MIXES)) throw new Error(`BENCH_MIX must be one of ${Object.keys(CASELOAD_MIXES).join(', ')}`);
 
 async function main(): Promise<number> {
   const pgVersion = await adminQuery<{ v: string }>(DATABASE_URL, "SELECT current_setting('server_version') AS v").then((r) => r[0]?.v);
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
     const file = path.join(dir, 'caseload.ndjson');
     const t0 = performance.now();
     const parts = await writeCaseload(file, RECORDS, BATCH_LINES);
-    log(`generated ${RECORDS} records (${(statSync(file).size / 2 ** 20).toFixed(1)} MiB, ${parts.length} part(s)) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    log(`generated ${RECORDS} records, mix ${MIX} (${(statSync(file).size / 2 ** 20).toFixed(1)} MiB, ${parts.length} part(s)) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     const profDir = process.env.BENCH_CPU_PROF_DIR;
     const gateway = await startService(
@@ -200,8 +201,7 @@ async function writeCaseload(file: string, n: number, batch: number): Promise<Pa
   let buf: string[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const person = Math.floor(i / RECORD_TYPES.length);
-      const line = `${JSON.stringify(makeRecord(RECORD_TYPES[i % RECORD_TYPES.length]!, person))}\n`;
+      const line = `${JSON.stringify(caseloadLine(i, MIX))}\n`;
       buf.push(line);
       offset += Buffer.byteLength(line);
       partLines++;
@@ -220,106 +220,6 @@ async function writeCaseload(file: string, n: number, batch: number): Promise<Pa
     await fh.close();
   }
   return parts;
-}
-
-const GIVEN = ['Arthur', 'Edith', 'Mohammed', 'Aisha', 'Gwen', 'Tomasz', 'Priya', 'Desmond', 'Nia', 'Callum', 'Irene', 'Kwame'];
-const FAMILY = ['Pemberton', 'Okafor', 'Kowalski', 'Hughes', 'Begum', 'Fraser', 'Lindqvist', 'Adeyemi', 'Marsh', 'Quinn'];
-
-/** One synthetic council record of `type` for person number `p` (shapes as docs/examples/council/*.json). */
-function makeRecord(type: (typeof RECORD_TYPES)[number], p: number): Record<string, unknown> {
-  const nhsNumber = makeTestNhsNumber(p);
-  const localId = `BEN-${String(p).padStart(7, '0')}`;
-  const v = p % 97;
-  const start = day('2025-01-06', p % 600);
-  const source = (prefix: string) => ({ system: 'mosaic-bench', recordId: `${prefix}-${p}`, lastUpdated: `${day(start, 3)}T${String(8 + (p % 10)).padStart(2, '0')}:${String(p % 60).padStart(2, '0')}:00Z` });
-  const personRef = { localId, nhsNumber };
-  const worker = { name: `Sam Testworker${v}`, localId: `STAFF-${v}`, sdsJobRole: 'R8000', organisationOds: COUNCIL_ODS };
-  const base = { formatVersion: '1', recordType: type };
-  switch (type) {
-    case 'person':
-      return {
-        ...base,
-        source: source('PER'),
-        person: personRef,
-        name: { prefix: p % 2 ? 'Mr' : 'Ms', given: [GIVEN[p % GIVEN.length]!], family: `${FAMILY[p % FAMILY.length]}-Testcase` },
-        birthDate: day('1930-01-01', (p * 37) % 25_000),
-        gender: p % 2 ? 'male' : 'female',
-        ethnicity: 'A',
-        postcode: 'ZZ99 3CZ',
-        contact: { phone: `01632 ${String(960000 + (p % 1000)).slice(0, 6)}` },
-        gpPracticeOds: 'X99001',
-        clientType: 'service-user',
-        primarySupportReason: 'PS-PCS',
-        accommodationStatus: 'OWN',
-        hasUnpaidCarer: p % 3 ? 'yes' : 'no',
-      };
-    case 'care-plan':
-      return { ...base, source: source('CSP'), person: personRef, ...carePlanBody(p, start, worker, 5 + (p % 3)) };
-    case 'assessment':
-      return {
-        ...base,
-        source: source('ASM'),
-        person: personRef,
-        assessmentType: 'CN',
-        method: 'F2F',
-        status: 'completed',
-        startDate: start,
-        endDate: day(start, 3),
-        assessor: { name: worker.name, localId: worker.localId, sdsJobRole: 'R8000', organisationOds: COUNCIL_ODS },
-        outcome: 'PRO-SUP',
-        eligibility: {
-          outcomes: ELIGIBILITY.map((outcome, k) => ({ outcome, unableToAchieve: (p + k) % 3 === 0, ...((p + k) % 3 === 0 ? { note: `Needs support (${k}) for person ${p}.` } : {}) })),
-          significantImpactOnWellbeing: true,
-          eligible: true,
-        },
-        answers: [
-          { questionId: 'Q-MOB-01', question: 'Can you walk indoors without help?', answer: p % 2 ? 'With a frame, short distances' : 'Yes' },
-          { questionId: 'Q-FALL-02', question: 'Falls in the last 12 months', answer: p % 4 },
-          { questionId: 'Q-CARER-01', question: 'Does an unpaid carer support you?', answer: p % 3 !== 0 },
-        ],
-      };
-    case 'care-team':
-      return {
-        ...base,
-        source: source('CT'),
-        person: personRef,
-        name: `Team for person ${p}`,
-        status: 'active',
-        period: { start },
-        members: [
-          { ...worker, organisationName: 'Midshire County Council (synthetic)', jobTitle: 'Social worker', role: 'primary-contact', period: { start } },
-          { name: `Dr Testdoc${v}`, organisationOds: 'X99001', organisationName: 'Greenway Surgery (synthetic)', jobTitle: 'GP', role: 'chair', period: { start } },
-          { name: `Jo Testnurse${v}`, organisationOds: 'X9H01', jobTitle: 'Community nurse', role: 'member', period: { start } },
-        ],
-      };
-    case 'consent':
-      return {
-        ...base,
-        source: source('CNS'),
-        person: personRef,
-        status: 'given',
-        decidedBy: 'person',
-        scope: { organisations: ['X99001', 'X9H01'], purposes: ['TREAT', 'CAREMGT'], dataClasses: ['person', 'assessments', 'services', 'care-plan', 'care-team', 'contacts'] },
-        capacity: { hasCapacity: true, assessedOn: start, assessor: { name: worker.name, sdsJobRole: 'R8000', organisationOds: COUNCIL_ODS } },
-        date: start,
-        reviewDate: day(start, 365),
-        recordedBy: { name: worker.name, localId: worker.localId, organisationOds: COUNCIL_ODS },
-      };
-    case 'service':
-      return {
-        ...base,
-        source: source('SRV'),
-        person: personRef,
-        serviceType: 'STS-STMAX',
-        serviceComponent: 'R',
-        deliveryMechanism: 'CCS',
-        provider: { ods: 'X9P01', name: 'Midshire Reablement Team (synthetic)' },
-        hoursPerWeek: 2 + (p % 20),
-        startDate: start,
-        endDate: day(start, 25),
-        endReason: 'PRO-SUP',
-      };
-  }
 }
 
 async function registerCouncilClient(url: string): Promise<SigningKey> {

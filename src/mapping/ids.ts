@@ -16,9 +16,23 @@ function formatUuid(bytes: Buffer): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+/** Parsed namespaces: every mapped resource's id is derived in the same one, so it is parsed once. */
+const namespaces = new Map<string, Buffer>();
+
+function namespaceBytes(uuid: string): Buffer {
+  let bytes = namespaces.get(uuid);
+  if (!bytes) {
+    bytes = uuidBytes(uuid);
+    if (namespaces.size < 16) {
+      namespaces.set(uuid, bytes);
+    }
+  }
+  return bytes;
+}
+
 /** UUID version 5 (RFC 4122 §4.3: SHA-1 of namespace bytes + UTF-8 name). */
 export function uuidV5(name: string, namespace: string): string {
-  const digest = createHash('sha1').update(uuidBytes(namespace)).update(name, 'utf8').digest();
+  const digest = createHash('sha1').update(namespaceBytes(namespace)).update(name, 'utf8').digest();
   const bytes = Buffer.from(digest.subarray(0, 16));
   bytes[6] = (bytes[6]! & 0x0f) | 0x50;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;

@@ -2,6 +2,7 @@ import fhirpath from 'fhirpath';
 import type { Coding, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { ConceptMaps } from './concept-maps.ts';
 import { issue } from './errors.ts';
+import { compileSimplePath } from './simple-path.ts';
 
 /**
  * Templates: FHIR resource skeletons whose strings may hold FHIRPath
@@ -98,7 +99,9 @@ const DIRECTIVES = new Set(['$forEach', '$if', '$translate', '$id', '$ref', '$co
 
 export function compileExpr(src: string, at: string): Expr {
   try {
-    const fn = fhirpath.compile(src, undefined, { async: false }) as Fn;
+    const full = fhirpath.compile(src, undefined, { async: false }) as Fn;
+    const simple = compileSimplePath(src);
+    const fn: Fn = simple ? (record, env) => simple(record, env) ?? full(record, env) : full;
     return { src, fn };
   } catch (err) {
     throw new TemplateCompileError(`${at}: bad FHIRPath '${src}': ${err instanceof Error ? err.message : String(err)}`);
