@@ -24,7 +24,7 @@ import { makeTestNhsNumber } from '../src/fhir/validation/nhs-number.ts';
 import { addAgreement } from '../src/gate/agreements/agreement-store.ts';
 import type { Service } from './processes.ts';
 import { adminQuery } from './schema.ts';
-import { ELIGIBILITY, carePlanBody, day } from './synthetic-council.ts';
+import { ELIGIBILITY, carePlanBody, day, reablementService } from './synthetic-council.ts';
 
 export const COUNCIL_ODS = 'X9C01';
 export const GP_ODS = 'X99001';
@@ -131,14 +131,7 @@ export function personRecords(p: number): Record<string, unknown>[] {
     }),
     rec('service', {
       source: source('SRV'),
-      serviceType: 'STS-STMAX',
-      serviceComponent: 'R',
-      deliveryMechanism: 'CCS',
-      provider: { ods: 'X9P01', name: 'Midshire Reablement Team (synthetic)' },
-      hoursPerWeek: 2 + (p % 20),
-      startDate: start,
-      endDate: day(start, 25),
-      endReason: 'PRO-SUP',
+      ...reablementService(p, start),
     }),
     rec('contact', {
       source: source('CON'),

@@ -41,6 +41,20 @@ export function carePlanBody(p: number, start: string, author: Record<string, un
 /** The council used by the caseload benchmarks (invented ODS code). */
 export const COUNCIL_ODS = 'X9C01';
 
+/** Six weeks' short-term reablement, ended as planned: the service every synthetic person has. */
+export function reablementService(p: number, start: string): Record<string, unknown> {
+  return {
+    serviceType: 'STS-STMAX',
+    serviceComponent: 'R',
+    deliveryMechanism: 'CCS',
+    provider: { ods: 'X9P01', name: 'Midshire Reablement Team (synthetic)' },
+    hoursPerWeek: 2 + (p % 20),
+    startDate: start,
+    endDate: day(start, 25),
+    endReason: 'PRO-SUP',
+  };
+}
+
 /**
  * How the lines of a synthetic caseload are made, one person's case after
  * another (resource versions per line include each record's Provenance):
@@ -166,14 +180,7 @@ export function makeRecord(type: CouncilRecordType, p: number, mix: CaseloadMix 
         ...base,
         source: source('SRV'),
         person: personRef,
-        serviceType: 'STS-STMAX',
-        serviceComponent: 'R',
-        deliveryMechanism: 'CCS',
-        provider: { ods: 'X9P01', name: 'Midshire Reablement Team (synthetic)' },
-        hoursPerWeek: 2 + (p % 20),
-        startDate: start,
-        endDate: day(start, 25),
-        endReason: 'PRO-SUP',
+        ...reablementService(p, start),
       };
   }
 }
