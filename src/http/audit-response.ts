@@ -19,12 +19,20 @@ const AUDIT_FAILED = JSON.stringify({
  * it can only end.
  */
 export function auditBeforeResponse(res: Response, audit: ExchangeAudit, logger: Logger, requestId: string): void {
+  holdUntilAudited(res, (status) => audit.finish(status), logger, requestId);
+}
+
+/**
+ * The mechanism under auditBeforeResponse, for any audit that commits once
+ * per response (the IG API's and web page's IgExchangeAudit too).
+ */
+export function holdUntilAudited(res: Response, commit: (status: number) => Promise<unknown>, logger: Logger, requestId: string): void {
   const end = res.end.bind(res) as (...args: unknown[]) => Response;
   let ending = false;
   res.end = ((...args: unknown[]) => {
     if (ending) return end(...args);
     ending = true;
-    audit.finish(res.statusCode).then(
+    commit(res.statusCode).then(
       () => end(...args),
       (err: unknown) => {
         logger.error({ requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'audit record could not be committed');
@@ -32,7 +40,7 @@ export function auditBeforeResponse(res: Response, audit: ExchangeAudit, logger:
           end();
           return;
         }
-        for (const h of ['content-length', 'etag', 'location', 'last-modified', 'content-location', 'retry-after']) res.removeHeader(h);
+        for (const h of ['content-length', 'etag', 'location', 'last-modified', 'content-location', 'content-disposition', 'content-security-policy', 'retry-after']) res.removeHeader(h);
         res.setHeader('content-type', 'application/fhir+json; charset=utf-8');
         if (isDatabaseUnavailable(err)) {
           // The database went away: the same 503 as any other request now gets, and still nothing disclosed.

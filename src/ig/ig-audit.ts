@@ -5,13 +5,7 @@ import type { RestInteraction } from '../audit/balp-codes.ts';
 import { buildExchangeAuditRecord } from '../audit/balp.ts';
 import type { AuditOutcome } from '../audit/types.ts';
 import type { RequestContext } from '../request-context.ts';
-import { isDatabaseUnavailable } from '../db/unavailable.ts';
-import { databaseUnavailableResponse } from '../http/outcome.ts';
-
-const AUDIT_FAILED = JSON.stringify({
-  resourceType: 'OperationOutcome',
-  issue: [{ severity: 'error', code: 'exception', details: { text: 'Internal error: the exchange could not be audited, so nothing was returned.' } }],
-});
+import { holdUntilAudited } from '../http/audit-response.ts';
 
 export interface IgAuditTarget {
   interaction: RestInteraction;
@@ -68,33 +62,6 @@ export class IgExchangeAudit {
 
   /** Holds every answer back until the record is committed; if it cannot be, a 500 instead of the data. */
   holdResponse(res: Response, logger: Logger): void {
-    const end = res.end.bind(res) as (...args: unknown[]) => Response;
-    let ending = false;
-    res.end = ((...args: unknown[]) => {
-      if (ending) return end(...args);
-      ending = true;
-      this.commitNow(res.statusCode).then(
-        () => end(...args),
-        (err: unknown) => {
-          logger.error({ requestId: this.context.requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'audit record could not be committed');
-          if (res.headersSent) {
-            end();
-            return;
-          }
-          for (const h of ['content-length', 'content-disposition', 'content-security-policy', 'retry-after']) res.removeHeader(h);
-          res.setHeader('content-type', 'application/fhir+json; charset=utf-8');
-          if (isDatabaseUnavailable(err)) {
-            const u = databaseUnavailableResponse();
-            res.statusCode = u.status;
-            for (const [name, value] of Object.entries(u.headers)) res.setHeader(name, value);
-            end(JSON.stringify(u.body));
-            return;
-          }
-          res.statusCode = 500;
-          end(AUDIT_FAILED);
-        }
-      );
-      return res;
-    }) as Response['end'];
+    holdUntilAudited(res, (status) => this.commitNow(status), logger, this.context.requestId);
   }
 }
