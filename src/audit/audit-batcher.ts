@@ -3,10 +3,8 @@ import { appendAuditEventsCommitted } from './audit-writer.ts';
 import type { AuditRecordInput } from './types.ts';
 
 export interface AuditBatcherOptions {
-  /** Write as soon as this many records wait. */
+  /** The most records one batch (one transaction) takes; the rest form the next. */
   maxBatch?: number;
-  /** Longest a record waits for others to join its batch. */
-  maxDelayMs?: number;
   /** Told how long each batch's write took (seconds) and whether it committed (metrics). */
   onBatchWritten?: (seconds: number, ok: boolean) => void;
 }
@@ -26,20 +24,23 @@ interface Pending {
  * awaits its promise before sending the response, so no answer goes out
  * without its committed audit record.
  *
- * At most two batches are in flight: appends serialise on the chain lock
- * anyway, but the second can begin its transaction and queue for the lock
- * while the first commits, so the lock is never idle waiting for a round
- * trip; records arriving meanwhile form the next, larger batch. That is the
- * group-commit effect: one COMMIT (one WAL flush) for many reads.
+ * One batch is in flight at a time, and it is sent at once when the
+ * batcher is idle: no timer. Records that arrive while a batch commits wait
+ * for it and then go together as the next batch, so the batch size follows
+ * the load (one record when quiet, dozens under load) and a record never
+ * waits for a timer, only for the commit ahead of it. Appends made in one
+ * synchronous turn go together (the flush is a microtask). Measured against
+ * a 2 ms timer with two batches in flight (docs/performance.md, audited
+ * reads, fourth pass): the second batch only queued on the chain lock,
+ * paying a backend wake-up, and the timer added its delay to every quiet
+ * read.
  */
 export class AuditBatcher {
   private queue: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
-  private static readonly MAX_IN_FLIGHT = 2;
+  private scheduled = false;
+  private inFlight: Promise<void> | undefined;
   private closed = false;
   private readonly maxBatch: number;
-  private readonly maxDelayMs: number;
   private readonly onBatchWritten: ((seconds: number, ok: boolean) => void) | undefined;
 
   constructor(
@@ -47,7 +48,6 @@ export class AuditBatcher {
     options: AuditBatcherOptions = {}
   ) {
     this.maxBatch = options.maxBatch ?? 200;
-    this.maxDelayMs = options.maxDelayMs ?? 2;
     this.onBatchWritten = options.onBatchWritten;
   }
 
@@ -63,36 +63,30 @@ export class AuditBatcher {
   /** Writes everything queued and waits for it; later appends are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.queue.length > 0 || this.inFlight.size > 0) {
-      if (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    while (this.queue.length > 0 || this.inFlight) {
+      if (this.inFlight) await this.inFlight;
       else this.flush();
     }
   }
 
   private schedule(): void {
-    if (this.inFlight.size >= AuditBatcher.MAX_IN_FLIGHT) return; // a batch's completion picks the queue up
-    if (this.queue.length >= this.maxBatch) {
+    // While a batch is in flight its completion picks the queue up.
+    if (this.inFlight || this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
       this.flush();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.maxDelayMs);
-    }
+    });
   }
 
   private flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (this.inFlight.size >= AuditBatcher.MAX_IN_FLIGHT || this.queue.length === 0) return;
+    if (this.inFlight || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
-    const done: Promise<void> = this.write(batch).finally(() => {
-      this.inFlight.delete(done);
-      if (this.queue.length > 0) {
-        // Records that queued during the write have waited at least that long: go now.
-        this.flush();
-      }
+    this.inFlight = this.write(batch).finally(() => {
+      this.inFlight = undefined;
+      // Records that queued during the write have waited for it: they go now, together.
+      this.flush();
     });
-    this.inFlight.add(done);
   }
 
   private async write(batch: Pending[]): Promise<void> {

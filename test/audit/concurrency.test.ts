@@ -92,7 +92,7 @@ for (const backend of backends()) {
 
     test('settles each caller only after the COMMIT of its batch, and batches concurrent callers', async () => {
       const { wrapped, log } = observed();
-      const batcher = new AuditBatcher(wrapped, { maxBatch: 25, maxDelayMs: 5 });
+      const batcher = new AuditBatcher(wrapped, { maxBatch: 25 });
       const seen: boolean[] = [];
       const results = await Promise.all(
         Array.from({ length: 100 }, (_, i) =>
@@ -114,14 +114,14 @@ for (const backend of backends()) {
     test('a failed batch rejects every caller in it and stores none of them', async () => {
       const before = await count(db);
       const { wrapped } = observed(true);
-      const batcher = new AuditBatcher(wrapped, { maxBatch: 50, maxDelayMs: 20 });
+      const batcher = new AuditBatcher(wrapped, { maxBatch: 50 });
       const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => batcher.append(sampleRecord(i))));
       expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
       expect(await count(db)).toBe(before);
       await batcher.close();
       // The same through the explicit transaction a batch larger than one statement takes.
       const { wrapped: big } = observed(true);
-      const large = new AuditBatcher(big, { maxBatch: 1_500, maxDelayMs: 20 });
+      const large = new AuditBatcher(big, { maxBatch: 1_500 });
       const many = await Promise.allSettled(Array.from({ length: 1_200 }, (_, i) => large.append(sampleRecord(i))));
       expect(many.every((o) => o.status === 'rejected')).toBe(true);
       expect(await count(db)).toBe(before);
@@ -130,7 +130,7 @@ for (const backend of backends()) {
 
     test('one bad record fails its whole batch (nothing half-written); the next batch is unaffected', async () => {
       const before = await count(db);
-      const batcher = new AuditBatcher(db, { maxBatch: 50, maxDelayMs: 20 });
+      const batcher = new AuditBatcher(db, { maxBatch: 50 });
       const bad = { ...sampleRecord(1), outcome: 'bogus' } as unknown as AuditRecordInput;
       const outcomes = await Promise.allSettled([batcher.append(sampleRecord(0)), batcher.append(bad), batcher.append(sampleRecord(2))]);
       expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
