@@ -35,9 +35,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { ClientRegistry } from '../src/auth/client-registry.ts';
 import { generateClientKeyPair } from '../src/auth/key-generation.ts';
-import { buildClientAssertion, signingKeyFromJwk } from '../src/cli/client-assertion-builder.ts';
+import { signingKeyFromJwk } from '../src/cli/client-assertion-builder.ts';
 import type { AssertionContext, SigningKey } from '../src/cli/client-assertion-builder.ts';
 import { openPostgres } from '../src/db/postgres.ts';
+import { getToken } from './gate-fixture.ts';
 import { cpuSeconds, startService } from './processes.ts';
 import type { Service } from './processes.ts';
 import { adminQuery, createBenchSchema } from './schema.ts';
@@ -243,21 +244,6 @@ async function discoverTokenUrl(base: string): Promise<string> {
   const doc = (await (await fetch(`${base}/.well-known/smart-configuration`)).json()) as { token_endpoint?: string };
   if (!doc.token_endpoint) throw new Error('the gateway advertises no token_endpoint');
   return doc.token_endpoint;
-}
-
-async function getToken(signer: SigningKey, context: AssertionContext): Promise<string> {
-  const res = await fetch(context.tokenUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: buildClientAssertion(signer, context),
-    }).toString(),
-  });
-  const body = (await res.json()) as { access_token?: string };
-  if (res.status !== 200 || !body.access_token) throw new Error(`token request failed: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body.access_token;
 }
 
 type Summary = Partial<Record<'lines' | 'created' | 'updated' | 'unchanged' | 'deleted' | 'rejected', number>>;

@@ -66,9 +66,12 @@ export async function tokenContext(server: Service, clientId: string, ods: strin
   return { clientId, tokenUrl: doc.token_endpoint, ods, user: { id: `${clientId}-user-1`, role: purpose === 'CAREMGT' ? 'R1330' : 'R8000' }, purpose, lifetimeSeconds: 280 };
 }
 
-/** A token from `server`'s own token endpoint (each gateway names itself as issuer and audience). */
-export async function getToken(signer: SigningKey, context: AssertionContext, server: Service): Promise<string> {
-  const res = await fetch(`${server.url}/auth/token`, {
+/**
+ * A token from the endpoint `context.tokenUrl` names (tokenContext: `server`'s
+ * own, since each gateway names itself as issuer and audience).
+ */
+export async function getToken(signer: SigningKey, context: AssertionContext, server?: Service): Promise<string> {
+  const res = await fetch(context.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
@@ -78,7 +81,7 @@ export async function getToken(signer: SigningKey, context: AssertionContext, se
     }).toString(),
   });
   const body = (await res.json()) as { access_token?: string };
-  if (res.status !== 200 || !body.access_token) throw new Error(`token request to ${server.name} failed: HTTP ${res.status} ${JSON.stringify(body)}`);
+  if (res.status !== 200 || !body.access_token) throw new Error(`token request${server ? ` to ${server.name}` : ''} failed: HTTP ${res.status} ${JSON.stringify(body)}`);
   return body.access_token;
 }
 
