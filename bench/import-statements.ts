@@ -47,16 +47,34 @@ function records(offset: number): unknown[] {
   return out;
 }
 
-/** Counts every statement sent through the database and its transactions. */
-function counting(db: Database): { db: Database; count: () => number } {
+/** What a statement is, for the breakdown. */
+function kindOf(text: string): string {
+  if (text.includes('INSERT INTO resource_version')) return 'versions';
+  if (/SAVEPOINT/.test(text)) return 'savepoint';
+  if (text.includes('council_record')) return 'ledger';
+  if (text.includes('audit_append')) return 'audit';
+  if (text.includes('pg_notify')) return 'notify';
+  if (text.includes('FOR UPDATE')) return 'prefetch';
+  if (text.includes('patient_id = ANY')) return 'gate facts';
+  return 'other';
+}
+
+/** Counts every statement sent through the database and its transactions, by kind. */
+function counting(db: Database): { db: Database; count: () => number; kinds: Map<string, number> } {
   let n = 0;
+  const kinds = new Map<string, number>();
+  const note = (text: string): void => {
+    n++;
+    const k = kindOf(text);
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  };
   const wrap = (c: SqlClient): SqlClient => ({
-    query: (text, params) => {
-      n++;
-      return c.query(text, params);
+    query: (text, params, name) => {
+      note(text);
+      return c.query(text, params, name);
     },
     exec: (text) => {
-      n++;
+      note(text);
       return c.exec(text);
     },
   });
@@ -72,13 +90,13 @@ function counting(db: Database): { db: Database; count: () => number } {
     noteWrites: (k) => db.noteWrites(k),
     close: () => db.close(),
   };
-  return { db: counted, count: () => n };
+  return { db: counted, count: () => n, kinds };
 }
 
 async function main(): Promise<void> {
   const raw = await openPglite('memory://');
   await migrate(raw);
-  const { db, count } = counting(raw);
+  const { db, count, kinds } = counting(raw);
   const services = createGateServices({ factsTtlMs: 30_000, policyTtlMs: 30_000, breakGlassWindowMs: 3_600_000, loadAgreements: (sql) => loadAgreements(sql) });
   const batcher = new AuditBatcher(raw);
   const context: RequestContext = {
@@ -109,6 +127,7 @@ async function main(): Promise<void> {
     for (const [i, r] of records(40_000).entries()) out.push(await pushRecord(d, context, COUNCIL.ods, r, i));
     return out;
   });
+  kinds.clear();
   await measure('batches of 50 (pushBatch)', async () => {
     const d = deps();
     const all = records(50_000);
@@ -120,6 +139,7 @@ async function main(): Promise<void> {
   console.log('| path | records | rejected | versions stored | statements | per record | per version |');
   console.log('|---|--:|--:|--:|--:|--:|--:|');
   for (const r of rows) console.log(r);
+  console.log(`\nbatches of 50, statements by kind (BEGIN/COMMIT not included): ${[...kinds].map(([k, v]) => `${k} ${v}`).join(', ')}`);
   await batcher.close();
   await raw.close();
 }

@@ -38,7 +38,7 @@ export function guardSql(inner: SqlClient, onError: DbErrorListener): SqlClient 
     throw sanitizeDbError(err, onError);
   };
   return {
-    query: <R>(text: string, params?: unknown[]) => inner.query<R>(text, params).catch(wrap),
+    query: <R>(text: string, params?: unknown[], name?: string) => inner.query<R>(text, params, name).catch(wrap),
     exec: (text) => inner.exec(text).catch(wrap),
   };
 }

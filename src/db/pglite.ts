@@ -16,6 +16,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
   const db = await PGlite.create(dataDir, { extensions: { pg_trgm } });
 
   const wrap = (c: Pick<PGlite, 'query' | 'exec'>): SqlClient => ({
+    // PGlite has no use for a statement name: there is no network round trip or per-connection plan to save.
     async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
       const r = await c.query<R>(text, params);
       return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };

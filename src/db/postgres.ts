@@ -31,9 +31,9 @@ export async function openPostgres(url: string, poolSize: number, options: Postg
   probe.release();
 
   const wrap = (c: pg.Pool | pg.PoolClient): SqlClient => ({
-    async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    async query<R>(text: string, params?: unknown[], name?: string): Promise<QueryResult<R>> {
       try {
-        const r = await c.query(text, params as unknown[]);
+        const r = name ? await c.query({ name, text, values: params as unknown[] }) : await c.query(text, params as unknown[]);
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       } catch (err) {
         throw classify(err);

@@ -99,12 +99,24 @@ export function prepareRecord(deps: PushDeps, councilOds: string, json: unknown,
   };
 }
 
+/** A buffered repository for one transaction's council records (applyPrepared). */
+export function councilRepository(deps: PushDeps, context: RequestContext, tx: SqlClient, gate: AccessGate | undefined): PgRepository {
+  const repoDeps = { db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError, ...(deps.writeRules ? { writeRules: deps.writeRules } : {}) };
+  const repo = new PgRepository(repoDeps, context, tx, true, gate);
+  repo.bufferWrites();
+  return repo;
+}
+
 /**
- * Applies a prepared record inside the caller's transaction, through a
- * repository of its own (so `written` is this record's). Returns what it did
- * and the references its audit record names: what it wrote, or found
- * unchanged. Throws on any failure; the caller rolls back (the transaction or
- * the record's savepoint).
+ * Applies a prepared record inside the caller's transaction. Returns what it
+ * did and the references its audit record names: what it wrote, or found
+ * unchanged. Throws on any failure.
+ *
+ * Without `shared`, through a repository of its own, flushed before
+ * returning; the caller rolls back the transaction on failure. With `shared`
+ * (an import batch's, between its beginRecord and endRecord/undoRecord) the
+ * record's versions stay buffered with the batch's: the caller flushes, and
+ * undoes the record on failure.
  */
 export async function applyPrepared(
   deps: PushDeps,
@@ -112,12 +124,12 @@ export async function applyPrepared(
   tx: SqlClient,
   p: PreparedRecord,
   gate: AccessGate | undefined = deps.gate,
-  ledger?: Preloaded
+  ledger?: Preloaded,
+  shared?: PgRepository
 ): Promise<{ applied: Applied; touched: string[]; written: string[] }> {
   const sql = guardSql(tx, deps.onDbError);
-  const repoDeps = { db: deps.db, validator: deps.validator, baseUrl: deps.baseUrl, onDbError: deps.onDbError, ...(deps.writeRules ? { writeRules: deps.writeRules } : {}) };
-  const repo = new PgRepository(repoDeps, context, tx, true, gate);
-  repo.bufferWrites();
+  const repo = shared ?? councilRepository(deps, context, tx, gate);
+  const from = repo.written.length;
   let applied: Applied;
   if (p.mapped) {
     applied = await applyLive(sql, repo, p.src, p.mapped, ledger);
@@ -133,10 +145,11 @@ export async function applyPrepared(
       });
     applied = await applyTombstone(sql, repo, p.src, provenanceFor, ledger);
   }
-  // Before the record's savepoint is released (or its transaction commits): a failed write fails this record.
-  await repo.flush();
-  const touched = [...new Set([...repo.written, ...(applied.kind === 'stale' ? [] : applied.resources)])];
-  return { applied, touched, written: [...repo.written] };
+  // Before its transaction commits: a failed write fails this record.
+  if (!shared) await repo.flush();
+  const written = repo.written.slice(from);
+  const touched = [...new Set([...written, ...(applied.kind === 'stale' ? [] : applied.resources)])];
+  return { applied, touched, written };
 }
 
 /**

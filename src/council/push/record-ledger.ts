@@ -1,4 +1,10 @@
+import { statementName } from '../../db/sql-client.ts';
 import type { SqlClient } from '../../db/sql-client.ts';
+
+/** A query as a named prepared statement (sql-client.ts), its name derived from its text. */
+function named<R>(sql: SqlClient, text: string, params: unknown[]) {
+  return sql.query<R>(text, params, statementName('ledger', text));
+}
 
 /** A council source record, as the ledger keys it. The ODS code comes from the token, never the record. */
 export interface LedgerKey {
@@ -24,8 +30,9 @@ export interface LedgerEntry {
  * once would otherwise both see nothing and both write.
  */
 export async function lockLedgerEntry(sql: SqlClient, key: LedgerKey, lastUpdated: string): Promise<LedgerEntry | undefined> {
-  await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey(key)]);
-  const r = await sql.query<{ record_type: string; deleted: boolean; resources: string[]; newer: boolean; same: boolean }>(
+  await named(sql, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey(key)]);
+  const r = await named<{ record_type: string; deleted: boolean; resources: string[]; newer: boolean; same: boolean }>(
+    sql,
     `SELECT record_type, deleted, resources,
             $4::timestamptz > source_last_updated AS newer,
             $4::timestamptz = source_last_updated AS same
@@ -58,8 +65,9 @@ function lockKey(key: LedgerKey): string {
 export async function lockLedgerEntries(sql: SqlClient, items: readonly { key: LedgerKey; lastUpdated: string }[]): Promise<(LedgerEntry | undefined)[]> {
   if (!items.length) return [];
   const locks = [...new Set(items.map((i) => lockKey(i.key)))].sort();
-  await sql.query('SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) GROUP BY ()', [locks]);
-  const r = await sql.query<{ n: string | number; record_type: string; deleted: boolean; resources: string[]; newer: boolean; same: boolean }>(
+  await named(sql, 'SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) GROUP BY ()', [locks]);
+  const r = await named<{ n: string | number; record_type: string; deleted: boolean; resources: string[]; newer: boolean; same: boolean }>(
+    sql,
     `SELECT k.n, c.record_type, c.deleted, c.resources,
             k.lu > c.source_last_updated AS newer,
             k.lu = c.source_last_updated AS same
@@ -90,7 +98,8 @@ export interface LedgerWrite {
 
 /** Inserts or replaces the ledger row; the caller holds the lock from lockLedgerEntry. */
 export async function writeLedgerEntry(sql: SqlClient, key: LedgerKey, w: LedgerWrite): Promise<void> {
-  await sql.query(
+  await named(
+    sql,
     `INSERT INTO council_record (council_ods, source_system, record_id, record_type, source_last_updated, received_at, resources, deleted)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (council_ods, source_system, record_id) DO UPDATE SET
@@ -119,7 +128,8 @@ export async function writeLedgerEntries(sql: SqlClient, writes: readonly { key:
     res: w.resources,
     d: w.deleted,
   }));
-  await sql.query(
+  await named(
+    sql,
     `INSERT INTO council_record (council_ods, source_system, record_id, record_type, source_last_updated, received_at, resources, deleted)
      SELECT x.o, x.s, x.r, x.t, x.lu, x.ra, ARRAY(SELECT jsonb_array_elements_text(x.res)), x.d
        FROM jsonb_to_recordset($1::jsonb) AS x(o text, s text, r text, t text, lu timestamptz, ra timestamptz, res jsonb, d boolean)

@@ -22,6 +22,7 @@ import type {
 import type { Bundle, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import { guardSql, sanitizeDbError } from '../../db/guarded-sql.ts';
 import type { DbErrorListener } from '../../db/guarded-sql.ts';
+import { statementName } from '../../db/sql-client.ts';
 import type { Database, SqlClient } from '../../db/sql-client.ts';
 import type { RequestContext } from '../../request-context.ts';
 import { isSupportedResourceType } from '../resource-types.ts';
@@ -63,6 +64,25 @@ interface CurrentRow extends LabelRow {
 
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 
+/** The savepoint a record's work gets once part of it has been sent (beginRecord). */
+const RECORD_SAVEPOINT = 'council_record';
+
+const PREFETCH_SQL = `SELECT resource_type, id, version_id, deleted, content, patient_id, data_class, controller, third_party
+   FROM resource WHERE resource_type = ANY($1::text[]) AND id = ANY($2::text[]) AND resource_type || '/' || id = ANY($3::text[])
+  ORDER BY resource_type, id FOR UPDATE`;
+
+/** What undoRecord needs to put this repository back as it was when the record began. */
+interface RecordMark {
+  /** Buffered versions before the record's (0 once they were sent). */
+  pending: number;
+  written: number;
+  notes: number;
+  /** `known` entries as they were before the record first changed each (undefined: absent). */
+  undo: Map<string, CurrentRow | null | undefined>;
+  /** Part of the record was sent, after SAVEPOINT council_record. */
+  savepoint: boolean;
+}
+
 /**
  * The one place every FHIR read and write passes (the router and our own
  * operations both call it). One instance per request, carrying that request's
@@ -71,7 +91,11 @@ const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
  * gate (CLI maintenance, the gateway's own seeding) nothing is filtered.
  */
 export class PgRepository extends FhirRepository {
-  private readonly sql: SqlClient;
+  private sql: SqlClient;
+  /** The client the gate decides writes with (checkWrite): flushes only what the decision could read. */
+  private gateSql: SqlClient;
+  /** People whose facts the decision being asked about reads (gateSql). */
+  private gatePeople: readonly string[] = [];
   /** Set when an update found nothing to update and created the resource (answers 201). */
   updateCreated = false;
   /** References written through this (transaction's) repository, for the exchange's audit record. */
@@ -87,6 +111,14 @@ export class PgRepository extends FhirRepository {
   private pending: VersionToWrite[] | undefined;
   /** Buffered mode: current rows of this transaction, locked (prefetch) or written by it; null = known absent. */
   private readonly known = new Map<string, CurrentRow | null>();
+  /** Buffered mode: references of the pending versions. */
+  private readonly pendingRefs = new Set<string>();
+  /** Buffered mode: every person a pending version is, or was, labelled with (a superset after undoRecord). */
+  private readonly pendingPeople = new Set<string>();
+  /** The record open since beginRecord. */
+  private mark: RecordMark | undefined;
+  /** A kept record's savepoint, released with the next one's creation (or by COMMIT). */
+  private savepointHeld = false;
 
   constructor(
     private readonly deps: RepositoryDeps,
@@ -98,14 +130,43 @@ export class PgRepository extends FhirRepository {
   ) {
     super();
     this.rawSql = guardSql(sql, deps.onDbError);
-    // Every query (the gate's, the write rules', our own reads) first writes what is buffered, so it sees it.
-    this.sql = {
-      query: async (text, params) => {
+    this.sql = this.flushingClient();
+    this.gateSql = this.gateClient();
+  }
+
+  /** Every query (the gate's, the write rules', our own reads) first writes what is buffered, so it sees it. */
+  private flushingClient(): SqlClient {
+    return {
+      query: async (text, params, name) => {
         await this.flush();
-        return this.rawSql.query(text, params);
+        return this.rawSql.query(text, params, name);
       },
       exec: async (text) => {
         await this.flush();
+        return this.rawSql.exec(text);
+      },
+    };
+  }
+
+  /**
+   * The gate's client for a write decision. The decision reads the facts of
+   * the people it is about (src/gate/facts/load-facts.ts: rows labelled with
+   * that person, the Patient's own index rows, opt-outs, break-glass windows)
+   * and the agreements, never another person's rows: buffered versions of
+   * other people cannot change it and stay buffered, so an import batch's
+   * versions go in one statement instead of one per new person.
+   */
+  private gateClient(): SqlClient {
+    const mayRead = async (): Promise<void> => {
+      if (this.gatePeople.some((p) => this.pendingPeople.has(p))) await this.flush();
+    };
+    return {
+      query: async (text, params, name) => {
+        await mayRead();
+        return this.rawSql.query(text, params, name);
+      },
+      exec: async (text) => {
+        await mayRead();
         return this.rawSql.exec(text);
       },
     };
@@ -124,12 +185,94 @@ export class PgRepository extends FhirRepository {
     this.pending ??= [];
   }
 
-  /** Writes the buffered versions (buffered mode); a no-op otherwise. */
+  /**
+   * Writes the buffered versions (buffered mode); a no-op otherwise. When the
+   * open record's versions are among them, a savepoint is taken first (after
+   * the earlier records' versions), so undoRecord can still take them back.
+   */
   async flush(): Promise<void> {
     if (!this.pending?.length) return;
     const versions = this.pending;
     this.pending = [];
+    this.pendingRefs.clear();
+    this.pendingPeople.clear();
+    const m = this.mark;
+    if (m && !m.savepoint && m.pending < versions.length) {
+      const earlier = m.pending;
+      m.pending = 0;
+      await writeVersions(this.rawSql, versions.slice(0, earlier), this.deps.baseUrl);
+      // A kept record's savepoint is released only now, in the same round trip as this one is taken.
+      await this.holdRecordSavepoint();
+      await writeVersions(this.rawSql, versions.slice(earlier), this.deps.baseUrl);
+      return;
+    }
+    if (m) m.pending = 0;
     await writeVersions(this.rawSql, versions, this.deps.baseUrl);
+  }
+
+  /**
+   * Buffered mode, several records through one repository (an import
+   * batch): the work from here to endRecord or undoRecord is one record's,
+   * to be kept or dropped whole. Nothing is sent for it: its versions stay
+   * buffered with the batch's unless a query needs them (see flush).
+   */
+  beginRecord(): void {
+    if (!this.pending) throw new Error('beginRecord needs bufferWrites');
+    if (this.mark) throw new Error('a record is already open');
+    this.mark = { pending: this.pending.length, written: this.written.length, notes: this.notes.length, undo: new Map(), savepoint: false };
+  }
+
+  /** The open record is kept (its savepoint, if it took one, is released later: see flush). */
+  endRecord(): void {
+    const m = this.mark;
+    this.mark = undefined;
+    if (m?.savepoint) this.savepointHeld = true;
+  }
+
+  /**
+   * The open record is dropped: its buffered versions, its references, its
+   * notes and what it changed in `known` are forgotten. 'memory' when none of
+   * it had been sent (nothing to do in the database); 'savepoint' when the
+   * transaction was rolled back to the savepoint flush took before sending
+   * it. After 'memory' following a database error the transaction is still
+   * aborted: the caller must give the transaction up.
+   */
+  async undoRecord(): Promise<'memory' | 'savepoint'> {
+    const m = this.mark;
+    if (!m || !this.pending) throw new Error('no record is open');
+    this.mark = undefined;
+    this.pending.length = m.pending;
+    this.pendingRefs.clear();
+    for (const v of this.pending) this.pendingRefs.add(`${v.resource.resourceType}/${v.resource.id}`);
+    this.written.length = m.written;
+    this.notes.length = m.notes;
+    for (const [k, row] of m.undo) {
+      if (row === undefined) this.known.delete(k);
+      else this.known.set(k, row);
+    }
+    if (!m.savepoint) return 'memory';
+    await this.rawSql.exec(`ROLLBACK TO SAVEPOINT ${RECORD_SAVEPOINT}; RELEASE SAVEPOINT ${RECORD_SAVEPOINT}`);
+    // The gate remembers, per client, whom it told other instances about; those notifications were just rolled back.
+    this.sql = this.flushingClient();
+    this.gateSql = this.gateClient();
+    return 'savepoint';
+  }
+
+  /** An open record without its savepoint gets it now (flush first: what is buffered belongs before it). */
+  private async holdRecordSavepoint(): Promise<void> {
+    const m = this.mark;
+    if (!m || m.savepoint) return;
+    await this.rawSql.exec(this.savepointHeld ? `RELEASE SAVEPOINT ${RECORD_SAVEPOINT}; SAVEPOINT ${RECORD_SAVEPOINT}` : `SAVEPOINT ${RECORD_SAVEPOINT}`);
+    this.savepointHeld = false;
+    m.savepoint = true;
+  }
+
+  /** Sets a `known` entry, remembering for undoRecord what it was. */
+  private setKnown(ref: string, row: CurrentRow | null | undefined): void {
+    const m = this.mark;
+    if (m && !m.undo.has(ref)) m.undo.set(ref, this.known.get(ref));
+    if (row === undefined) this.known.delete(ref);
+    else this.known.set(ref, row);
   }
 
   /**
@@ -142,14 +285,9 @@ export class PgRepository extends FhirRepository {
     const keys = [...new Set(refs)].filter((r) => !this.known.has(r) && splitReference(r)).sort();
     if (!keys.length) return;
     const split = keys.map((k) => splitReference(k) as { type: string; id: string });
-    const r = await this.sql.query<CurrentRow>(
-      `SELECT resource_type, id, version_id, deleted, content, patient_id, data_class, controller, third_party
-         FROM resource WHERE resource_type = ANY($1::text[]) AND id = ANY($2::text[]) AND resource_type || '/' || id = ANY($3::text[])
-        ORDER BY resource_type, id FOR UPDATE`,
-      [split.map((s) => s.type), split.map((s) => s.id), keys]
-    );
-    for (const k of keys) this.known.set(k, null);
-    for (const row of r.rows) this.known.set(`${row.resource_type}/${row.id}`, row);
+    const r = await this.sql.query<CurrentRow>(PREFETCH_SQL, [split.map((s) => s.type), split.map((s) => s.id), keys], statementName('prefetch', PREFETCH_SQL));
+    const rows = new Map(r.rows.map((row) => [`${row.resource_type}/${row.id}`, row]));
+    for (const k of keys) this.setKnown(k, rows.get(k) ?? null);
   }
 
   /** Patient/{id}/$everything: through the repository like every other read, so the gate sees it. */
@@ -367,8 +505,11 @@ export class PgRepository extends FhirRepository {
         ...(existing.controller ? { controller: existing.controller } : {}),
       });
       const lastUpdated = new Date().toISOString();
+      // Written at once, not buffered: in an open record, only a savepoint can take it back.
+      await tx.flush();
+      await tx.holdRecordSavepoint();
       await writeVersion(tx.sql, { resourceType, id } as Resource & { id: string }, existing.version_id + 1, lastUpdated, 'delete');
-      tx.known.delete(`${resourceType}/${id}`);
+      tx.setKnown(`${resourceType}/${id}`, undefined);
       tx.written.push(`${resourceType}/${id}`);
       this.deps.db.noteWrites(1);
       if (existing.patient_id) this.gate?.changed([existing.patient_id]);
@@ -435,15 +576,19 @@ export class PgRepository extends FhirRepository {
     const ref = `${stored.resourceType}/${stored.id}`;
     if (this.pending) {
       // One statement cannot upsert the same row twice: a second version of a buffered resource goes after it.
-      if (this.pending.some((v) => v.resource.resourceType === stored.resourceType && v.resource.id === stored.id)) await this.flush();
+      if (this.pendingRefs.has(ref)) await this.flush();
       const thirdParty = resourceLabels(stored, this.deps.baseUrl).thirdParty;
-      this.pending.push({ resource: stored, versionId, lastUpdated, method, ...labels, ...(thirdParty ? { thirdParty } : {}), ...(controller ? { controller } : {}) });
-      this.known.set(ref, {
+      const content = JSON.stringify(stored);
+      this.pending.push({ resource: stored, versionId, lastUpdated, method, ...labels, ...(thirdParty ? { thirdParty } : {}), ...(controller ? { controller } : {}), content });
+      this.pendingRefs.add(ref);
+      if (labels.patientId) this.pendingPeople.add(labels.patientId);
+      if (existing?.patient_id) this.pendingPeople.add(existing.patient_id);
+      this.setKnown(ref, {
         resource_type: stored.resourceType,
         id: stored.id,
         version_id: versionId,
         deleted: false,
-        content: JSON.stringify(stored),
+        content,
         patient_id: labels.patientId ?? null,
         data_class: labels.dataClass ?? null,
         controller: controller ?? null,
@@ -494,7 +639,9 @@ export class PgRepository extends FhirRepository {
   /** Asks the gate whether this version may be written over what is stored; returns the labels it decided on. */
   private async checkWrite(resource: Resource & { id: string }, existing: CurrentRow | undefined): Promise<{ patientId?: string; dataClass?: string }> {
     const labels = await this.labelsOf(resource);
-    await this.gate?.checkWrite(this.sql, {
+    if (!this.gate) return labels;
+    this.gatePeople = [labels.patientId, existing?.patient_id].filter((x): x is string => !!x);
+    await this.gate.checkWrite(this.gateSql, {
       resourceType: resource.resourceType,
       id: resource.id,
       ...(labels.patientId ? { patientId: labels.patientId } : {}),

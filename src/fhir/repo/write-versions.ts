@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { statementName } from '../../db/sql-client.ts';
 import type { SqlClient } from '../../db/sql-client.ts';
 import { extractIndexRows } from '../search/index-values.ts';
 
@@ -13,7 +14,12 @@ export interface VersionToWrite {
   thirdParty?: string;
   /** ODS code of the controlling organisation; the stored one is kept when undefined. */
   controller?: string;
+  /** JSON.stringify(resource), when the caller already has it. */
+  content?: string;
 }
+
+/** Versions per statement: bounds the statement's parameters (PostgreSQL allows 65,535) and its memory. */
+export const MAX_VERSIONS_PER_STATEMENT = 1000;
 
 const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_reference', 'sp_date'] as const;
 
@@ -30,6 +36,22 @@ const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_reference', 'sp_date'] as con
  * statement could not be read back.
  */
 export async function writeVersions(sql: SqlClient, versions: readonly VersionToWrite[], localBase?: string): Promise<void> {
+  for (let i = 0; i < versions.length; i += MAX_VERSIONS_PER_STATEMENT) {
+    await writeChunk(sql, versions.slice(i, i + MAX_VERSIONS_PER_STATEMENT), localBase);
+  }
+}
+
+/**
+ * The content list's length, rounded up so that a handful of statement texts
+ * (so of prepared statements) serve every batch size; the rest is NULL.
+ */
+function contentSlots(n: number): number {
+  let slots = 8;
+  while (slots < n) slots *= 2;
+  return slots;
+}
+
+async function writeChunk(sql: SqlClient, versions: readonly VersionToWrite[], localBase?: string): Promise<void> {
   if (versions.length === 0) return;
   const v = { type: [] as string[], id: [] as string[], vid: [] as number[], at: [] as string[], method: [] as string[], content: [] as string[] };
   const labels = { patient: [] as (string | null)[], cls: [] as (string | null)[], ctl: [] as (string | null)[], third: [] as (string | null)[] };
@@ -54,7 +76,7 @@ export async function writeVersions(sql: SqlClient, versions: readonly VersionTo
     v.vid.push(x.versionId);
     v.at.push(x.lastUpdated);
     v.method.push(x.method);
-    v.content.push(JSON.stringify(x.resource));
+    v.content.push(x.content ?? JSON.stringify(x.resource));
     labels.patient.push(x.patientId ?? null);
     labels.cls.push(x.dataClass ?? null);
     labels.ctl.push(x.controller ?? null);
@@ -98,10 +120,18 @@ export async function writeVersions(sql: SqlClient, versions: readonly VersionTo
     p.push(x);
     return `$${p.length}`;
   };
+  // Each content is a parameter of its own: as one text[] parameter pg would
+  // escape every character of every JSON into an array literal, and
+  // PostgreSQL parse it back (array_in). The slots past the last version are
+  // NULL; unnest pads the shorter arrays with NULL, and those rows are dropped.
+  const slots = contentSlots(versions.length);
+  const contents: string[] = [];
+  for (let i = 0; i < slots; i++) contents.push(add(v.content[i] ?? null));
   const ctes = [
     `v AS (SELECT * FROM unnest(${add(v.type)}::text[], ${add(v.id)}::text[], ${add(v.vid)}::int[], ${add(v.at)}::timestamptz[], ${add(v.method)}::text[],
-        ${add(v.content)}::text[], ${add(labels.patient)}::text[], ${add(labels.cls)}::text[], ${add(labels.ctl)}::text[], ${add(labels.third)}::text[])
-        AS v(resource_type, id, version_id, last_updated, method, content, patient_id, data_class, controller, third_party))`,
+        ARRAY[${contents.join(',')}]::text[], ${add(labels.patient)}::text[], ${add(labels.cls)}::text[], ${add(labels.ctl)}::text[], ${add(labels.third)}::text[])
+        AS v(resource_type, id, version_id, last_updated, method, content, patient_id, data_class, controller, third_party)
+        WHERE resource_type IS NOT NULL)`,
     `cur AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content, patient_id, data_class, controller, third_party)
        SELECT resource_type, id, version_id, last_updated, false, content, patient_id, data_class, controller, third_party FROM v
        ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id,
@@ -135,5 +165,7 @@ export async function writeVersions(sql: SqlClient, versions: readonly VersionTo
     ctes.push(`ins_date AS (INSERT INTO sp_date (resource_type, id, code, low, high)
       SELECT * FROM unnest(${add(date.type)}::text[], ${add(date.id)}::text[], ${add(date.code)}::text[], ${add(date.low)}::timestamptz[], ${add(date.high)}::timestamptz[]))`);
   }
-  await sql.query(`WITH ${ctes.join(',\n')} SELECT 1`, p);
+  // The text varies only with the CTEs present and the content slots: a few prepared statements per connection.
+  const text = `WITH ${ctes.join(',\n')} SELECT 1`;
+  await sql.query(text, p, statementName('wv', text));
 }
