@@ -11,6 +11,8 @@ export interface BenchSchema {
 /** A fresh, empty schema, like test/support/backends.ts makes for tests; the gateway migrates it at start. */
 export async function createBenchSchema(baseUrl: string): Promise<BenchSchema> {
   const name = `bench_${randomBytes(6).toString('hex')}`;
+  // Extensions are per database: made here, in the default schema, it is not dropped with a bench schema (as test/support/global-setup.ts does).
+  await adminQuery(baseUrl, 'CREATE EXTENSION IF NOT EXISTS pg_trgm');
   await adminQuery(baseUrl, `CREATE SCHEMA ${name}`);
   const u = new URL(baseUrl);
   u.searchParams.set('options', `-c search_path=${name},public`);
