@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Consent, Resource } from '@medplum/fhirtypes';
+import type { Consent, Patient, Resource } from '@medplum/fhirtypes';
 import { describe, expect, test } from 'vitest';
 import { parseCouncilRecord } from '../../src/council/format/index.ts';
 import { BatchGate } from '../../src/council/push/batch-gate.ts';
@@ -8,7 +8,7 @@ import type { SqlClient } from '../../src/db/sql-client.ts';
 import type { AccessGate, LabelRow, WriteCheck } from '../../src/fhir/repo/gate-port.ts';
 import { writeVersion } from '../../src/fhir/repo/write-version.ts';
 import { loadBaseSchema } from '../../src/fhir/schema.ts';
-import { emptyFacts, factsAfterCreate, loadPersonFacts } from '../../src/gate/facts/load-facts.ts';
+import { emptyFacts, factsAfterCreate, loadPersonFacts, nhsNumbersOf, optedOutAmong } from '../../src/gate/facts/load-facts.ts';
 import { resourceLabels } from '../../src/gate/labels/resource-labels.ts';
 import type { PersonFacts } from '../../src/gate/types.ts';
 import { DEFAULT_FORMAT, mapRecord } from '../../src/mapping/map-record.ts';
@@ -63,7 +63,12 @@ describe.each(backends())('facts after a create, in memory ($name)', (backend) =
     try {
       const resources = mappedExamples();
       expect(resources.some((r) => r.resourceType === 'Consent')).toBe(true);
+      // One example person opted out of the national data opt-out, the rest not: both ways of a Patient's create.
+      const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
+      const optedOutNumber = nhsNumbersOf(patients[0]!)[0]!;
+      await db.query('INSERT INTO data_opt_out (nhs_number, opted_out) VALUES ($1, true)', [optedOutNumber]);
       let checked = 0;
+      let patientsChecked = 0;
       for (const r of resources) {
         const patientId = resourceLabels(r, BASE).patientId;
         if (!patientId || !r.id) continue;
@@ -71,16 +76,22 @@ describe.each(backends())('facts after a create, in memory ($name)', (backend) =
         const labels = resourceLabels(r, BASE);
         await writeVersion(db, r as Resource & { id: string }, 1, '2026-11-21T09:00:00.000Z', 'create', BASE, COUNCIL);
         const after = (await loadPersonFacts(db, [patientId])).get(patientId);
-        const inMemory = factsAfterCreate(before, r, COUNCIL);
         if (r.resourceType === 'Patient') {
-          expect(inMemory).toBeUndefined();
+          // Without the opt-out status read beforehand only the store can say; with it, the same facts.
+          expect(factsAfterCreate(before, r, COUNCIL)).toBeUndefined();
+          const optedOut = await optedOutAmong(db, nhsNumbersOf(r as Patient));
+          expect(normal(factsAfterCreate(before, r, COUNCIL, optedOut)), `${r.resourceType}/${r.id}`).toEqual(normal(after));
+          if (nhsNumbersOf(r as Patient).includes(optedOutNumber)) expect(after?.nationalDataOptOut).toBe(true);
+          patientsChecked++;
           continue;
         }
+        const inMemory = factsAfterCreate(before, r, COUNCIL);
         expect(labels.patientId).toBe(patientId);
         expect(normal(inMemory), `${r.resourceType}/${r.id}`).toEqual(normal(after));
         checked++;
       }
       expect(checked).toBeGreaterThan(10);
+      expect(patientsChecked).toBeGreaterThan(1);
     } finally {
       await db.close();
     }
@@ -147,7 +158,18 @@ describe('BatchGate: facts brought up to date in memory', () => {
     await gate.checkWrite(sql, { resourceType: 'Consent', id: 'c1', patientId: 'p1', controller: COUNCIL });
     gate.changed(['p1']); // an update of a fact-bearing resource
     expect(await knownNow()).toBe(false);
-    await create({ resourceType: 'Patient', id: 'p1' });
+    // A Patient whose NHS number's opt-out status was not read: only the store can say.
+    const patient: Patient & { id: string } = { resourceType: 'Patient', id: 'p1', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9990000018' }] };
+    await create(patient);
+    expect(await knownNow()).toBe(false);
+    // Read beforehand (one query, as pushBatch does for its Patients): worked out in memory.
+    const optOuts = { query: async () => ({ rows: [{ nhs_number: '9990000018' }] }) } as unknown as SqlClient;
+    await gate.readOptOuts(optOuts, ['9990000018']);
+    await create(patient);
+    expect(await knownNow()).toBe(true);
+    expect(inner.known.at(-1)?.get('p1')?.nationalDataOptOut).toBe(true);
+    await gate.checkWrite(sql, { resourceType: 'Consent', id: 'c1', patientId: 'p1', controller: COUNCIL });
+    gate.changed(['p1']);
     expect(await knownNow()).toBe(false);
     await create(consent);
     gate.startRecord();

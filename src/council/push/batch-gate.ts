@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 import type { AccessGate, LabelRow, WriteCheck } from '../../fhir/repo/gate-port.ts';
-import { factsAfterCreate } from '../../gate/facts/load-facts.ts';
+import { factsAfterCreate, nhsNumbersOf, optedOutAmong } from '../../gate/facts/load-facts.ts';
 import type { PersonFacts } from '../../gate/types.ts';
 
 /** A gate that can decide a write on facts the caller already holds (RequestGate.checkWriteKnowing). */
@@ -59,11 +59,27 @@ export class BatchGate implements AccessGate {
   private readonly recordPeople = new Set<string>();
   /** People any record of the open transaction touched. */
   private readonly batchPeople = new Set<string>();
+  /** NHS numbers whose opt-out status was read in this transaction (readOptOuts), and those opted out. */
+  private readonly optOutChecked = new Set<string>();
+  private readonly optedOut = new Set<string>();
 
   constructor(
     private readonly inner: AccessGate,
     private readonly requesterOds: string | undefined
   ) {}
+
+  /**
+   * Reads, before the batch's writes, which of these NHS numbers are opted
+   * out, so creating a Patient with one of them updates its person's facts in
+   * memory like any other create; a Patient with a number not read here still
+   * drops them (reload from the store).
+   */
+  async readOptOuts(sql: SqlClient, nhsNumbers: readonly string[]): Promise<void> {
+    const fresh = [...new Set(nhsNumbers)].filter((n) => !this.optOutChecked.has(n));
+    if (!fresh.length) return;
+    for (const n of await optedOutAmong(sql, fresh)) this.optedOut.add(n);
+    for (const n of fresh) this.optOutChecked.add(n);
+  }
 
   filter<T extends LabelRow>(sql: SqlClient, rows: readonly T[], operation: 'read' | 'search'): Promise<T[]> {
     return this.inner.filter(sql, rows, operation);
@@ -93,7 +109,7 @@ export class BatchGate implements AccessGate {
     const before = person ? used?.get(person) : undefined;
     const after =
       mine && created && before && w.previousPatientId === undefined && patientIds.length === 1 && patientIds[0] === person && w.resourceType === created.resourceType && w.id === created.id
-        ? factsAfterCreate(before, created, this.requesterOds)
+        ? factsAfterCreate(before, created, this.requesterOds, this.optOutsFor(created))
         : undefined;
     const factFree = mine && !FACT_TYPES.has(w.resourceType) && w.previousPatientId === undefined;
     const pass = factFree ? patientIds.filter((id) => !this.holds.has(id)) : patientIds;
@@ -105,6 +121,13 @@ export class BatchGate implements AccessGate {
       this.batchPeople.add(id);
     }
     if (mine) for (const id of patientIds) this.holds.add(id);
+  }
+
+  /** For a Patient whose every NHS number was read by readOptOuts: those opted out; otherwise undefined. */
+  private optOutsFor(created: Resource): ReadonlySet<string> | undefined {
+    if (created.resourceType !== 'Patient') return undefined;
+    const numbers = nhsNumbersOf(created);
+    return numbers.every((n) => this.optOutChecked.has(n)) ? new Set(numbers.filter((n) => this.optedOut.has(n))) : undefined;
   }
 
   committed(): void {

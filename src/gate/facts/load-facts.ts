@@ -82,15 +82,30 @@ export function emptyFacts(patientId: string): PersonFacts {
  * existed, live or deleted) by `controller`, worked out in memory from the
  * facts just before, exactly as loadPersonFacts would read them back: the
  * resource's own fact, if its type bears one, and its controller among the
- * record holders. Undefined for a Patient, whose NHS number decides the
- * national data opt-out, which only the store can answer.
+ * record holders. A Patient's NHS number decides the national data opt-out,
+ * which only the store can answer: `optedOut` is the set of that Patient's
+ * NHS numbers found opted out (optedOutAmong, read before the write);
+ * without it a Patient gives undefined.
  */
-export function factsAfterCreate(before: PersonFacts, resource: Resource, controller: string | undefined): PersonFacts | undefined {
-  if (resource.resourceType === 'Patient') return undefined;
+export function factsAfterCreate(before: PersonFacts, resource: Resource, controller: string | undefined, optedOut?: ReadonlySet<string>): PersonFacts | undefined {
+  if (resource.resourceType === 'Patient' && !optedOut) return undefined;
   const facts = structuredClone(before);
   if (FACT_TYPES.includes(resource.resourceType)) applyResource(facts, resource, controller ?? null);
+  if (resource.resourceType === 'Patient' && nhsNumbersOf(resource as Patient).some((n) => optedOut!.has(n))) facts.nationalDataOptOut = true;
   if (controller && !facts.recordHolders.includes(controller)) facts.recordHolders.push(controller);
   return facts;
+}
+
+/** The Patient's NHS numbers as loadPersonFacts matches them against the opt-out list (the indexed identifier values). */
+export function nhsNumbersOf(patient: Patient): string[] {
+  return (patient.identifier ?? []).flatMap((i) => (i.system === NHS_NUMBER && typeof i.value === 'string' ? [i.value] : []));
+}
+
+/** Which of these NHS numbers are opted out (one query; the check loadPersonFacts makes, for Patients not yet stored). */
+export async function optedOutAmong(sql: SqlClient, nhsNumbers: readonly string[]): Promise<Set<string>> {
+  if (!nhsNumbers.length) return new Set();
+  const r = await sql.query<{ nhs_number: string }>('SELECT nhs_number FROM data_opt_out WHERE opted_out AND nhs_number = ANY($1::text[])', [[...new Set(nhsNumbers)]]);
+  return new Set(r.rows.map((x) => x.nhs_number));
 }
 
 function apply(facts: PersonFacts, row: Row): void {
