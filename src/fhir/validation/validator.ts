@@ -2,8 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { isResourceType } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadBaseSchema } from '../schema.ts';
+import { appendTokens } from './fast-path/collect-tokens.ts';
+import { fastValidate } from './fast-path/fast-validate.ts';
 import { checkIdentifiers } from './identifier-rules.ts';
 import { ProfileRegistry } from './profile-registry.ts';
+import type { LoadedProfile, ProfileSelection } from './profile-registry.ts';
 import { checkRequiredBindings } from './required-bindings.ts';
 import { checkSliceChildren } from './slice-rules.ts';
 import { validateStructure } from './structural.ts';
@@ -18,7 +21,15 @@ export interface ResourceValidator {
 export interface ValidatorOptions {
   /** Directory holding profiles.json and the built profiles; defaults to the project's profiles/. */
   profilesDir?: string;
+  /** Try the fast structural check before @medplum/core's (default: on unless JOINEDUP_FAST_VALIDATION=off). */
+  fastValidation?: boolean;
 }
+
+/**
+ * JOINEDUP_FAST_VALIDATION=off turns the fast path (fast-path/) off for the
+ * process, so every resource goes through @medplum/core's validator as before.
+ */
+const FAST_VALIDATION_DEFAULT = process.env.JOINEDUP_FAST_VALIDATION !== 'off';
 
 /** <project root>/profiles, found from this module's location so it works from any working directory. */
 export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../../../profiles/', import.meta.url));
@@ -33,12 +44,27 @@ export function createValidator(options?: ValidatorOptions): ResourceValidator &
   const registry = ProfileRegistry.load(options?.profilesDir ?? DEFAULT_PROFILES_DIR);
   const terminology = new Terminology(registry.terminology);
 
+  const fastValidation = options?.fastValidation ?? FAST_VALIDATION_DEFAULT;
+
   function validate(resource: Resource): OperationOutcomeIssue[] {
     const shapeProblem = checkShape(resource);
     if (shapeProblem) {
       return [shapeProblem];
     }
-    const { profiles, issues } = registry.select(resource);
+    const selection = registry.select(resource);
+    if (fastValidation) {
+      const issues = validateFast(resource, selection);
+      if (issues) {
+        return issues;
+      }
+    }
+    return validateFully(resource, selection);
+  }
+
+  /** @medplum/core's structural validation for every profile, then our own checks. */
+  function validateFully(resource: Resource, selection: ProfileSelection): OperationOutcomeIssue[] {
+    const { profiles } = selection;
+    const issues = [...selection.issues];
     const tokens: CollectedTokens = {};
     if (profiles.length === 0) {
       issues.push(...validateStructure(resource, undefined, tokens));
@@ -51,6 +77,47 @@ export function createValidator(options?: ValidatorOptions): ResourceValidator &
     issues.push(...checkRequiredBindings(tokens, terminology));
     issues.push(...checkIdentifiers(resource, terminology));
     return dedupe(issues);
+  }
+
+  /**
+   * The same checks, with the fast path standing in for @medplum/core's
+   * structural validation wherever it can vouch that medplum would report
+   * nothing (and collect the same required-binding values). Undefined means
+   * "validate fully": a required binding failed after a fast accept (so its
+   * issue comes out exactly as before), or the fast path itself threw.
+   */
+  function validateFast(resource: Resource, selection: ProfileSelection): OperationOutcomeIssue[] | undefined {
+    try {
+      const { profiles } = selection;
+      const issues = [...selection.issues];
+      const tokens: CollectedTokens = {};
+      let fastAccepted = false;
+      const structure = (profile: LoadedProfile | undefined): void => {
+        const collected = fastValidate(resource, profile?.schema);
+        if (collected) {
+          appendTokens(tokens, collected);
+          fastAccepted = true;
+        } else {
+          issues.push(...validateStructure(resource, profile?.schema, tokens));
+        }
+      };
+      if (profiles.length === 0) {
+        structure(undefined);
+      }
+      for (const profile of profiles) {
+        structure(profile);
+        issues.push(...checkSliceChildren(resource, profile));
+      }
+      const bindingIssues = checkRequiredBindings(tokens, terminology);
+      if (bindingIssues.length > 0 && fastAccepted) {
+        return undefined;
+      }
+      issues.push(...bindingIssues);
+      issues.push(...checkIdentifiers(resource, terminology));
+      return dedupe(issues);
+    } catch {
+      return undefined;
+    }
   }
 
   return {
