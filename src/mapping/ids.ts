@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** RFC 4122 DNS namespace, used once to derive JoinedUp's own namespace. */
 const DNS_NAMESPACE = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
@@ -9,11 +9,6 @@ function uuidBytes(uuid: string): Buffer {
     throw new Error(`Not a UUID: ${uuid}`);
   }
   return Buffer.from(hex, 'hex');
-}
-
-function formatUuid(bytes: Buffer): string {
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** Parsed namespaces: every mapped resource's id is derived in the same one, so it is parsed once. */
@@ -30,13 +25,22 @@ function namespaceBytes(uuid: string): Buffer {
   return bytes;
 }
 
-/** UUID version 5 (RFC 4122 §4.3: SHA-1 of namespace bytes + UTF-8 name). */
+/** The RFC 4122 variant nibble (binary 10xx) for each value of the digest's nibble. */
+const VARIANT = '89ab89ab89ab89ab';
+
+/**
+ * UUID version 5 (RFC 4122 §4.3: SHA-1 of namespace bytes + UTF-8 name).
+ * One-shot hash to hex, version and variant set in the hex: every mapped
+ * resource needs one, and the streaming Hash object plus Buffer formatting
+ * cost twice as much.
+ */
 export function uuidV5(name: string, namespace: string): string {
-  const digest = createHash('sha1').update(namespaceBytes(namespace)).update(name, 'utf8').digest();
-  const bytes = Buffer.from(digest.subarray(0, 16));
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  return formatUuid(bytes);
+  const ns = namespaceBytes(namespace);
+  const data = Buffer.allocUnsafe(16 + Buffer.byteLength(name, 'utf8'));
+  ns.copy(data, 0);
+  data.write(name, 16, 'utf8');
+  const h = hash('sha1', data, 'hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${VARIANT[parseInt(h[16]!, 16)]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** The namespace every JoinedUp deterministic id lives in: uuidV5('joinedup.org.uk', DNS). */
@@ -64,8 +68,10 @@ const SEP = '\u001f';
  * (council ODS, source system, key, resource type, kind, index). The same source
  * identifiers always give the same id, so re-mapping a record is idempotent.
  * ODS codes are upper-cased (they are case-insensitive); everything else is exact.
+ * `cache` (name → id) saves hashing again the ids one record asks for many
+ * times, such as its Patient's from every Goal.
  */
-export function deterministicId(inputs: IdInputs): string {
+export function deterministicId(inputs: IdInputs, cache?: Map<string, string>): string {
   const name = [
     inputs.councilOds.toUpperCase(),
     inputs.sourceSystem,
@@ -74,5 +80,13 @@ export function deterministicId(inputs: IdInputs): string {
     inputs.kind ?? '',
     inputs.index === undefined ? '' : String(inputs.index),
   ].join(SEP);
-  return uuidV5(name, JOINEDUP_NAMESPACE);
+  if (!cache) {
+    return uuidV5(name, JOINEDUP_NAMESPACE);
+  }
+  let id = cache.get(name);
+  if (id === undefined) {
+    id = uuidV5(name, JOINEDUP_NAMESPACE);
+    cache.set(name, id);
+  }
+  return id;
 }

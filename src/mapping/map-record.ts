@@ -26,6 +26,8 @@ export interface MapOptions {
   registry?: MappingRegistry;
   /** Defaults to one shared createValidator(); `false` skips validation (the caller validates, e.g. in workers). */
   validator?: ResourceValidator | false;
+  /** Remember the ids made while mapping this record (default true); false hashes every request again, as before, for benchmarks. */
+  memoIds?: boolean;
 }
 
 export interface MapResult {
@@ -116,6 +118,7 @@ export function mapRecord(record: unknown, recordType: string, ctx: MapContext, 
   env.source = source;
   env.key = key;
   scope.defaultKey = key;
+  const idCache = options.memoIds === false ? undefined : new Map<string, string>();
   services.id = (req) =>
     deterministicId({
       councilOds: ctx.councilOds,
@@ -124,7 +127,7 @@ export function mapRecord(record: unknown, recordType: string, ctx: MapContext, 
       resourceType: req.type,
       ...(req.kind !== undefined ? { kind: req.kind } : {}),
       ...(req.index !== undefined ? { index: req.index } : {}),
-    });
+    }, idCache);
 
   const resources = evaluateResources(mapping, scope, services);
   if (issues.length > 0) {

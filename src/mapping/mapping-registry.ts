@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConceptMaps } from './concept-maps.ts';
 import { compileExpr, compileTemplate } from './template.ts';
-import type { CompiledTemplate, Expr } from './template.ts';
+import type { CompileOptions, CompiledTemplate, Expr } from './template.ts';
 
 /** <project root>/mappings, found from this module's location. */
 export const DEFAULT_MAPPINGS_DIR = fileURLToPath(new URL('../../mappings/', import.meta.url));
@@ -64,7 +64,8 @@ export class MappingRegistry {
     readonly conceptMaps: ConceptMaps,
   ) {}
 
-  static load(dir: string = DEFAULT_MAPPINGS_DIR): MappingRegistry {
+  /** `options` say how expressions are compiled (template.ts CompileOptions); the defaults are what the gateway uses. */
+  static load(dir: string = DEFAULT_MAPPINGS_DIR, options: CompileOptions = {}): MappingRegistry {
     const conceptDir = join(dir, 'conceptmaps');
     const maps = existsSync(conceptDir) ? ConceptMaps.loadDir(conceptDir) : new ConceptMaps();
     const registry = new MappingRegistry(dir, maps);
@@ -74,7 +75,7 @@ export class MappingRegistry {
         continue;
       }
       for (const file of readdirSync(formatDir).filter((f) => f.endsWith('.json')).sort()) {
-        registry.add(compileMappingFile(join(formatDir, file), entry, maps));
+        registry.add(compileMappingFile(join(formatDir, file), entry, maps, options));
       }
     }
     return registry;
@@ -103,7 +104,7 @@ export class MappingRegistry {
 }
 
 /** Reads, checks (zod) and compiles one mapping file; `format` is its directory name. */
-export function compileMappingFile(file: string, format: string, maps: ConceptMaps): CompiledMapping {
+export function compileMappingFile(file: string, format: string, maps: ConceptMaps, options: CompileOptions = {}): CompiledMapping {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -131,16 +132,16 @@ export function compileMappingFile(file: string, format: string, maps: ConceptMa
       recordType: m.recordType,
       file,
       source: {
-        system: compileExpr(m.source.system, 'source.system'),
-        recordId: compileExpr(m.source.recordId, 'source.recordId'),
-        ...(m.source.lastUpdated ? { lastUpdated: compileExpr(m.source.lastUpdated, 'source.lastUpdated') } : {}),
+        system: compileExpr(m.source.system, 'source.system', options),
+        recordId: compileExpr(m.source.recordId, 'source.recordId', options),
+        ...(m.source.lastUpdated ? { lastUpdated: compileExpr(m.source.lastUpdated, 'source.lastUpdated', options) } : {}),
       },
-      key: compileExpr(m.key, 'key'),
+      key: compileExpr(m.key, 'key', options),
       require: m.require.map((r, i) => ({
-        expr: compileExpr(r.path, `require[${i}].path`),
+        expr: compileExpr(r.path, `require[${i}].path`, options),
         ...(r.description ? { description: r.description } : {}),
       })),
-      resources: m.resources.map((t, i) => compileTemplate(t, `resources[${i}]`, maps)),
+      resources: m.resources.map((t, i) => compileTemplate(t, `resources[${i}]`, maps, options)),
     };
   } catch (err) {
     throw new MappingLoadError(`${file}: ${err instanceof Error ? err.message : String(err)}`);

@@ -46,56 +46,99 @@ export function compileSimplePath(src: string): PathFn | undefined {
     return undefined;
   }
   const members = isVar ? rest : [head, ...rest];
+  const extKeys = members.map((name) => `_${name}`);
   return (record, env) => {
-    let items: unknown[];
+    // One item until a member holds an array: most paths never make a list.
+    let one: unknown;
     if (isVar) {
       if (!env || !Object.hasOwn(env, head)) {
         return undefined;
       }
-      const v = env[head];
-      if (v === undefined || v === null || Array.isArray(v)) {
+      one = env[head];
+      if (one === undefined || one === null || Array.isArray(one)) {
         return undefined;
       }
-      items = [v];
     } else {
-      items = [record];
+      one = record;
     }
-    for (const name of members) {
+    let items: unknown[] | undefined;
+    for (let i = 0; i < members.length; i++) {
+      const name = members[i]!;
+      const extKey = extKeys[i]!;
+      if (items === undefined) {
+        const step = member(one, name, extKey);
+        if (step === BAIL) {
+          return undefined;
+        }
+        if (step === MISSING) {
+          items = [];
+        } else if (Array.isArray(step)) {
+          items = [];
+          for (const x of step) {
+            if (x === undefined || x === null || Array.isArray(x)) {
+              return undefined;
+            }
+            items.push(x);
+          }
+        } else {
+          one = step;
+        }
+        continue;
+      }
       const next: unknown[] = [];
       for (const item of items) {
-        if (!isPlainObject(item) || Object.hasOwn(item, `_${name}`)) {
+        const step = member(item, name, extKey);
+        if (step === BAIL) {
           return undefined;
         }
-        if (!Object.hasOwn(item, name)) {
-          if (name in item) {
-            return undefined;
-          }
+        if (step === MISSING) {
           continue;
         }
-        const v = item[name];
-        if (v === undefined || v === null) {
-          return undefined;
-        }
-        if (Array.isArray(v)) {
-          for (const x of v) {
+        if (Array.isArray(step)) {
+          for (const x of step) {
             if (x === undefined || x === null || Array.isArray(x)) {
               return undefined;
             }
             next.push(x);
           }
         } else {
-          next.push(v);
+          next.push(step);
         }
       }
       items = next;
     }
+    if (items === undefined) {
+      if (!isLeaf(one)) {
+        return undefined;
+      }
+      return exists ? [true] : [one];
+    }
     for (const v of items) {
-      if (!(typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || isPlainObject(v))) {
+      if (!isLeaf(v)) {
         return undefined;
       }
     }
     return exists ? [items.length > 0] : items;
   };
+}
+
+const BAIL = Symbol('bail');
+const MISSING = Symbol('missing');
+
+/** `item.name`: its value, MISSING when absent, BAIL when the shortcut must not answer. */
+function member(item: unknown, name: string, extKey: string): unknown {
+  if (!isPlainObject(item) || Object.hasOwn(item, extKey)) {
+    return BAIL;
+  }
+  if (!Object.hasOwn(item, name)) {
+    return name in item ? BAIL : MISSING;
+  }
+  const v = item[name];
+  return v === undefined || v === null ? BAIL : v;
+}
+
+function isLeaf(v: unknown): boolean {
+  return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || isPlainObject(v);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

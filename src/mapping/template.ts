@@ -2,6 +2,7 @@ import fhirpath from 'fhirpath';
 import type { Coding, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { ConceptMaps } from './concept-maps.ts';
 import { issue } from './errors.ts';
+import { compileSimpleExpr } from './simple-expr.ts';
 import { compileSimplePath } from './simple-path.ts';
 
 /**
@@ -97,10 +98,19 @@ const WHOLE = /^\{\{\s*([\s\S]+?)\s*\}\}$/;
 const PART = /\{\{\s*([\s\S]+?)\s*\}\}/g;
 const DIRECTIVES = new Set(['$forEach', '$if', '$translate', '$id', '$ref', '$comment']);
 
-export function compileExpr(src: string, at: string): Expr {
+export interface CompileOptions {
+  /**
+   * Which expressions skip fhirpath.js when the data allows: `expressions`
+   * (default) every form simple-expr.ts knows, `paths` only plain member
+   * paths (simple-path.ts), as before simple-expr.ts; kept for benchmarks.
+   */
+  shortcuts?: 'expressions' | 'paths';
+}
+
+export function compileExpr(src: string, at: string, options: CompileOptions = {}): Expr {
   try {
     const full = fhirpath.compile(src, undefined, { async: false }) as Fn;
-    const simple = compileSimplePath(src);
+    const simple = options.shortcuts === 'paths' ? compileSimplePath(src) : compileSimpleExpr(src);
     const fn: Fn = simple ? (record, env) => simple(record, env) ?? full(record, env) : full;
     return { src, fn };
   } catch (err) {
@@ -109,16 +119,16 @@ export function compileExpr(src: string, at: string): Expr {
 }
 
 /** Compiles a template; `conceptMaps` is used to check every ConceptMap url it names. */
-export function compileTemplate(template: unknown, at: string, conceptMaps: ConceptMaps): CompiledTemplate {
+export function compileTemplate(template: unknown, at: string, conceptMaps: ConceptMaps, options: CompileOptions = {}): CompiledTemplate {
   const resourceType = isObject(template) && typeof template.resourceType === 'string' ? template.resourceType : undefined;
-  return { node: compileNode(template, at, conceptMaps, resourceType), ...(resourceType ? { resourceType } : {}) };
+  return { node: compileNode(template, at, conceptMaps, resourceType, options), ...(resourceType ? { resourceType } : {}) };
 }
 
-function compileNode(value: unknown, at: string, maps: ConceptMaps, resourceType: string | undefined): Node {
+function compileNode(value: unknown, at: string, maps: ConceptMaps, resourceType: string | undefined, options: CompileOptions): Node {
   if (typeof value === 'string') {
     const whole = WHOLE.exec(value);
     if (whole && !whole[1]!.includes('{{')) {
-      return { t: 'expr', e: compileExpr(whole[1]!, at) };
+      return { t: 'expr', e: compileExpr(whole[1]!, at, options) };
     }
     if (!value.includes('{{')) {
       return { t: 'lit', v: value };
@@ -129,7 +139,7 @@ function compileNode(value: unknown, at: string, maps: ConceptMaps, resourceType
       if (m.index > last) {
         parts.push(value.slice(last, m.index));
       }
-      parts.push(compileExpr(m[1]!, at));
+      parts.push(compileExpr(m[1]!, at, options));
       last = m.index + m[0].length;
     }
     if (last < value.length) {
@@ -138,7 +148,7 @@ function compileNode(value: unknown, at: string, maps: ConceptMaps, resourceType
     return { t: 'interp', parts };
   }
   if (Array.isArray(value)) {
-    return { t: 'arr', items: value.map((v, i) => compileNode(v, `${at}[${i}]`, maps, resourceType)) };
+    return { t: 'arr', items: value.map((v, i) => compileNode(v, `${at}[${i}]`, maps, resourceType, options)) };
   }
   if (!isObject(value)) {
     return { t: 'lit', v: value };
@@ -155,21 +165,21 @@ function compileNode(value: unknown, at: string, maps: ConceptMaps, resourceType
     if (terminal.length > 1 || rest.length > 0) {
       throw new TemplateCompileError(`${at}: ${terminal[0]} cannot be combined with ${[...terminal.slice(1), ...rest.map(([k]) => k)].join(', ')}`);
     }
-    body = '$translate' in value ? compileTranslate(value.$translate, `${at}.$translate`, maps) : compileId(value, at, maps, resourceType);
+    body = '$translate' in value ? compileTranslate(value.$translate, `${at}.$translate`, maps, options) : compileId(value, at, maps, resourceType, options);
   } else {
     const childType = typeof value.resourceType === 'string' ? value.resourceType : resourceType;
-    body = { t: 'obj', entries: rest.map(([k, v]) => [k, compileNode(v, `${at}.${k}`, maps, childType)] as [string, Node]) };
+    body = { t: 'obj', entries: rest.map(([k, v]) => [k, compileNode(v, `${at}.${k}`, maps, childType, options)] as [string, Node]) };
   }
   if ('$if' in value) {
-    body = { t: 'if', e: compileExpr(requireString(value.$if, `${at}.$if`), `${at}.$if`), body };
+    body = { t: 'if', e: compileExpr(requireString(value.$if, `${at}.$if`), `${at}.$if`, options), body };
   }
   if ('$forEach' in value) {
-    body = { t: 'each', e: compileExpr(requireString(value.$forEach, `${at}.$forEach`), `${at}.$forEach`), body };
+    body = { t: 'each', e: compileExpr(requireString(value.$forEach, `${at}.$forEach`), `${at}.$forEach`, options), body };
   }
   return body;
 }
 
-function compileTranslate(spec: unknown, at: string, maps: ConceptMaps): Node {
+function compileTranslate(spec: unknown, at: string, maps: ConceptMaps, options: CompileOptions): Node {
   if (!isObject(spec)) {
     throw new TemplateCompileError(`${at}: must be an object`);
   }
@@ -184,14 +194,14 @@ function compileTranslate(spec: unknown, at: string, maps: ConceptMaps): Node {
   return {
     t: 'translate',
     url,
-    code: compileExpr(requireString(spec.code, `${at}.code`), `${at}.code`),
+    code: compileExpr(requireString(spec.code, `${at}.code`), `${at}.code`, options),
     as,
     ...(spec.target !== undefined ? { target: requireString(spec.target, `${at}.target`) } : {}),
-    ...(spec.text !== undefined ? { text: compileExpr(requireString(spec.text, `${at}.text`), `${at}.text`) } : {}),
+    ...(spec.text !== undefined ? { text: compileExpr(requireString(spec.text, `${at}.text`), `${at}.text`, options) } : {}),
   };
 }
 
-function compileId(value: Record<string, unknown>, at: string, _maps: ConceptMaps, resourceType: string | undefined): Node {
+function compileId(value: Record<string, unknown>, at: string, _maps: ConceptMaps, resourceType: string | undefined, options: CompileOptions): Node {
   const ref = '$ref' in value;
   const name = ref ? '$ref' : '$id';
   const spec = value[name];
@@ -208,8 +218,8 @@ function compileId(value: Record<string, unknown>, at: string, _maps: ConceptMap
     ref,
     type,
     ...(spec.kind !== undefined ? { kind: requireString(spec.kind, `${where}.kind`) } : {}),
-    ...(spec.key !== undefined ? { key: compileExpr(requireString(spec.key, `${where}.key`), `${where}.key`) } : {}),
-    ...(spec.index !== undefined ? { index: compileExpr(requireString(spec.index, `${where}.index`), `${where}.index`) } : {}),
+    ...(spec.key !== undefined ? { key: compileExpr(requireString(spec.key, `${where}.key`), `${where}.key`, options) } : {}),
+    ...(spec.index !== undefined ? { index: compileExpr(requireString(spec.index, `${where}.index`), `${where}.index`, options) } : {}),
   };
 }
 

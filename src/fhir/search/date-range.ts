@@ -10,7 +10,56 @@ export interface DateRange {
 const DATE_RE =
   /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
+/**
+ * Shapes written as text without Date objects (every resource indexes a few
+ * dates, and new Date().toISOString() was most of the cost): a year, a month,
+ * a day, or a UTC time to the second or millisecond. Anything else (offsets,
+ * other fractions, a day past its month's end, which Date rolls over) goes
+ * through parseDateRangeWithDates, which gives the same answer for these too
+ * (date-range.test.ts compares them).
+ */
+const PLAIN_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(\.\d{3})?Z)?)?)?$/;
+
 export function parseDateRange(value: string): DateRange | undefined {
+  const m = PLAIN_RE.exec(value);
+  if (!m) {
+    return parseDateRangeWithDates(value);
+  }
+  const [, y, mo, d, h, mi, s, frac] = m as unknown as [string, string, string?, string?, string?, string?, string?, string?];
+  if (mo === undefined) {
+    return { low: `${y}-01-01T00:00:00.000Z`, high: `${y}-12-31T23:59:59.999Z` };
+  }
+  const month = Number(mo);
+  if (month < 1 || month > 12) {
+    return undefined;
+  }
+  const last = daysInMonth(Number(y), month);
+  if (d === undefined) {
+    return { low: `${y}-${mo}-01T00:00:00.000Z`, high: `${y}-${mo}-${last}T23:59:59.999Z` };
+  }
+  const day = Number(d);
+  if (day < 1 || day > last) {
+    return parseDateRangeWithDates(value);
+  }
+  if (h === undefined) {
+    return { low: `${y}-${mo}-${d}T00:00:00.000Z`, high: `${y}-${mo}-${d}T23:59:59.999Z` };
+  }
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
+    return parseDateRangeWithDates(value);
+  }
+  const at = `${y}-${mo}-${d}T${h}:${mi}:${s}`;
+  return frac ? { low: `${at}${frac}Z`, high: `${at}${frac}Z` } : { low: `${at}.000Z`, high: `${at}.999Z` };
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) {
+    return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  }
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** The general parser, through Date: every shape DATE_RE accepts. */
+export function parseDateRangeWithDates(value: string): DateRange | undefined {
   const m = DATE_RE.exec(value.trim());
   if (!m) {
     return undefined;

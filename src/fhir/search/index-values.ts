@@ -2,9 +2,12 @@ import { evalFhirPathTyped, toTypedValue } from '@medplum/core';
 import type { TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { OPEN_HIGH, OPEN_LOW, parseDateRange } from './date-range.ts';
+import { compileIndexPath } from './index-paths.ts';
+import type { IndexPathWalker } from './index-paths.ts';
 import { indexText } from './index-text.ts';
 import { normalizeString } from './normalize.ts';
 import { indexedParams } from './search-params.ts';
+import type { IndexedParam } from './search-params.ts';
 
 /** Column-major index rows for one resource, ready for unnest() inserts. */
 export interface IndexRows {
@@ -37,15 +40,49 @@ export function splitReference(ref: string): { type: string; id: string } | unde
   return m ? { type: m[1] as string, id: m[2] as string } : undefined;
 }
 
+export interface ExtractOptions {
+  /**
+   * Read plain-path expressions with direct JSON walkers (index-paths.ts);
+   * false evaluates every expression with FHIRPath, as before they existed.
+   * Defaults to true unless JOINEDUP_INDEX_WALKERS=off (read once, for
+   * benchmarks and for ruling the walkers out when chasing a search bug).
+   */
+  walkers?: boolean;
+}
+
+const WALKERS_DEFAULT = process.env.JOINEDUP_INDEX_WALKERS !== 'off';
+
+interface CompiledParam {
+  param: IndexedParam;
+  walker?: IndexPathWalker;
+}
+
+const compiledParams = new Map<string, CompiledParam[]>();
+
+function paramsOf(resourceType: string): CompiledParam[] {
+  let list = compiledParams.get(resourceType);
+  if (!list) {
+    list = [];
+    for (const param of indexedParams(resourceType).values()) {
+      const walker = compileIndexPath(resourceType, param.details.parsedExpression);
+      list.push(walker ? { param, walker } : { param });
+    }
+    compiledParams.set(resourceType, list);
+  }
+  return list;
+}
+
 /**
  * @param localBase - this server's FHIR base URL: absolute references to it
  *   are indexed like relative ones, so subject=Patient/x finds them.
  */
-export function extractIndexRows(resource: Resource, localBase?: string): IndexRows {
+export function extractIndexRows(resource: Resource, localBase?: string, options: ExtractOptions = {}): IndexRows {
   const rows = emptyRows();
   const input = [toTypedValue(resource)];
-  for (const param of indexedParams(resource.resourceType).values()) {
-    const values = evalFhirPathTyped(param.details.parsedExpression, input);
+  const root = input[0]!;
+  const walkers = options.walkers ?? WALKERS_DEFAULT;
+  for (const { param, walker } of paramsOf(resource.resourceType)) {
+    const values = (walkers && walker ? walker(root) : undefined) ?? evalFhirPathTyped(param.details.parsedExpression, input);
     for (const v of values) {
       switch (param.kind) {
         case 'token':
