@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SqlClient } from '../../db/sql-client.ts';
 import type { AccessGate, LabelRow, WriteCheck } from '../../fhir/repo/gate-port.ts';
-import { factsAfterCreate, nhsNumbersOf, optedOutAmong } from '../../gate/facts/load-facts.ts';
+import { factsAfterCreate, loadPersonFacts, nhsNumbersOf, optedOutAmong } from '../../gate/facts/load-facts.ts';
 import type { PersonFacts } from '../../gate/types.ts';
 
 /** A gate that can decide a write on facts the caller already holds (RequestGate.checkWriteKnowing). */
@@ -79,6 +79,20 @@ export class BatchGate implements AccessGate {
     if (!fresh.length) return;
     for (const n of await optedOutAmong(sql, fresh)) this.optedOut.add(n);
     for (const n of fresh) this.optOutChecked.add(n);
+  }
+
+  /**
+   * Reads, before the batch's writes, the facts of the people its records are
+   * about, in one query instead of one per person at their first write. They
+   * are what that first write would have read (nothing of the batch is
+   * written yet) and are kept up to date, or dropped, exactly as facts
+   * brought up to date by a create are.
+   */
+  async readFacts(sql: SqlClient, patientIds: readonly string[]): Promise<void> {
+    if (!isKnowing(this.inner)) return;
+    const fresh = [...new Set(patientIds)].filter((id) => !this.known.has(id));
+    if (!fresh.length) return;
+    for (const [id, facts] of await loadPersonFacts(sql, fresh)) this.known.set(id, facts);
   }
 
   filter<T extends LabelRow>(sql: SqlClient, rows: readonly T[], operation: 'read' | 'search'): Promise<T[]> {
