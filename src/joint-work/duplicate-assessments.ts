@@ -27,7 +27,10 @@ function startedAt(task: Task, fallback: string | undefined): number {
 }
 
 export interface DuplicateCheck {
+  /** Reads the person's current Tasks (everything of theirs written so far visible). */
   sql: SqlClient;
+  /** Records the duplicate: undone with the Task's record if that is refused later. */
+  sqlWriting: SqlClient;
   task: Task & { id: string };
   patientId: string;
   writerOds: string | undefined;
@@ -64,7 +67,7 @@ export async function checkDuplicateAssessment(c: DuplicateCheck): Promise<Opera
   const first = shown ?? candidates[0];
   if (!first) return [];
   const kind = kindKeys(first.task).find((k) => keys.has(k)) ?? '';
-  await c.sql.query(
+  await c.sqlWriting.query(
     'INSERT INTO joint_work_duplicate (organisation, patient_id, task_id, existing_task_id, kind, disclosed) VALUES ($1, $2, $3, $4, $5, $6)',
     [c.writerOds ?? null, c.patientId, task.id, first.id, kind, !!shown]
   );

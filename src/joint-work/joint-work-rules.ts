@@ -32,7 +32,8 @@ export function jointWorkRules(config: JointWorkConfig = loadJointWorkConfig(), 
           const patientId = resourceLabels(task, input.baseUrl).patientId;
           if (!previous && patientId) {
             result.issues = await checkDuplicateAssessment({
-              sql: input.sql,
+              sql: input.sqlReading?.({ patientId, resourceTypes: ['Task'] }) ?? input.sql,
+              sqlWriting: input.sqlWriting ?? input.sql,
               task: (flow.amended as (Task & { id: string }) | undefined) ?? task,
               patientId,
               writerOds,

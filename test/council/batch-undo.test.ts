@@ -8,6 +8,7 @@ import type { Database, SqlClient } from '../../src/db/sql-client.ts';
 import type { AccessGate, LabelRow, WriteCheck } from '../../src/fhir/repo/gate-port.ts';
 import { makeTestNhsNumber } from '../../src/fhir/validation/nhs-number.ts';
 import { createValidator } from '../../src/fhir/validation/validator.ts';
+import { jointWorkRules } from '../../src/joint-work/joint-work-rules.ts';
 import { backends } from '../support/backends.ts';
 
 // Synthetic people only: NHS numbers from the 999 test range, invented names and ids.
@@ -262,6 +263,40 @@ describe.each(backends())('pushBatch undoes a refused record in memory, or to it
       expect(await count(db, "SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient'")).toBe(10);
       // One audit group per record that wrote or confirmed something (every one of them), none twice.
       expect(groups).toHaveLength(20);
+    });
+  });
+
+  test('a duplicate assessment noticed by the joint-work rule, then its record refused: the noticed duplicate goes with it; assessments of other people need no flush', async () => {
+    await withDb(async (raw) => {
+      const { db, log } = logging(raw);
+      const gate = new ReadingGate();
+      const { audit } = recordingAudit();
+      const deps: PushDeps = { db, validator, baseUrl: 'http://localhost/fhir', onDbError: () => {}, gate, audit, writeRules: jointWorkRules() };
+      // After the example assessment's dates (a Task's lastModified may not precede its authoredOn).
+      const LATER = '2026-11-20T10:00:00Z';
+      // Five people's assessments in one batch: each Task's duplicate check reads only that person's Tasks, so the batch's versions go in one statement.
+      const firsts = [1, 2, 3, 4, 5].map((k) => ({ json: record('assessment.json', 20 + k, `AS-${k}`, LATER), index: k }));
+      const stored = await pushBatch(deps, context, COUNCIL, firsts);
+      expect(stored.map((r) => r.status)).toEqual(['created', 'created', 'created', 'created', 'created']);
+      expect(log.filter((t) => t.includes('INSERT INTO resource_version'))).toHaveLength(1);
+      expect(log.filter((t) => /SAVEPOINT/.test(t))).toEqual([]);
+
+      // A second assessment of the same kind for person 21 (a duplicate), refused at its last resource (its Provenance).
+      const taskOwner = (await raw.query<{ patient_id: string }>("SELECT patient_id FROM resource WHERE resource_type = 'Task' AND id = $1", [stored[0]!.resources.find((r) => r.startsWith('Task/'))!.split('/')[1]])).rows[0]!.patient_id;
+      expect(taskOwner).toBeTruthy();
+      gate.refuse = (w) => w.resourceType === 'Provenance' && w.patientId === taskOwner;
+      const dup = { json: record('assessment.json', 21, 'AS-1b', LATER), index: 6 };
+      const other = { json: record('assessment.json', 30, 'AS-9', LATER), index: 7 };
+      const refused = await pushBatch(deps, context, COUNCIL, [dup, other]);
+      expect(refused.map((r) => r.status)).toEqual(['rejected', 'created']);
+      expect(await count(raw, 'SELECT count(*)::int AS n FROM joint_work_duplicate')).toBe(0);
+      expect(await count(raw, "SELECT count(*)::int AS n FROM council_record WHERE record_id = 'AS-1b'")).toBe(0);
+
+      // Allowed: stored, and the duplicate noticed once.
+      gate.refuse = () => false;
+      const again = await pushBatch(deps, context, COUNCIL, [dup]);
+      expect(again[0]!.status).toBe('created');
+      expect(await count(raw, 'SELECT count(*)::int AS n FROM joint_work_duplicate WHERE patient_id = $1', [taskOwner])).toBe(1);
     });
   });
 });

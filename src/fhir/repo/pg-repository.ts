@@ -173,6 +173,47 @@ export class PgRepository extends FhirRepository {
   }
 
   /**
+   * A write rule's client for a read of one person's current rows of some
+   * types: buffered versions are sent first only if one of them is of those
+   * types and about that person, or is an update (which may have moved a
+   * resource away from them); the rest stay buffered.
+   */
+  private scopedReadClient(scope: { patientId: string; resourceTypes: readonly string[] }): SqlClient {
+    const types = new Set(scope.resourceTypes);
+    const needed = (): boolean => !!this.pending?.some((v) => types.has(v.resource.resourceType) && (v.patientId === scope.patientId || v.versionId > 1));
+    return {
+      query: async (text, params, name) => {
+        if (needed()) await this.flush();
+        return this.rawSql.query(text, params, name);
+      },
+      exec: async (text) => {
+        if (needed()) await this.flush();
+        return this.rawSql.exec(text);
+      },
+    };
+  }
+
+  /**
+   * A write rule's client for a statement that writes: after what is
+   * buffered, and inside the open record's savepoint (taken now if it has
+   * none), so undoRecord takes the row back with the record.
+   */
+  private recordWriteClient(): SqlClient {
+    return {
+      query: async (text, params, name) => {
+        await this.flush();
+        await this.holdRecordSavepoint();
+        return this.rawSql.query(text, params, name);
+      },
+      exec: async (text) => {
+        await this.flush();
+        await this.holdRecordSavepoint();
+        return this.rawSql.exec(text);
+      },
+    };
+  }
+
+  /**
    * From now on, versions this (transaction's) repository stores are written
    * together, in one statement, just before its next query or flush(): a
    * council record's resources in one or two round trips instead of one
@@ -617,6 +658,8 @@ export class PgRepository extends FhirRepository {
     const previous = existing && !existing.deleted && existing.content ? (JSON.parse(existing.content) as Resource) : undefined;
     const result = await rules.check({
       sql: this.sql,
+      sqlReading: (scope) => this.scopedReadClient(scope),
+      sqlWriting: this.recordWriteClient(),
       resource: stored,
       previous,
       context: this.context,

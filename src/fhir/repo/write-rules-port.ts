@@ -14,7 +14,20 @@ import type { RequestContext } from '../../request-context.ts';
  * the HTTP layer to return with the answer.
  */
 export interface WriteRuleInput {
+  /** For reads: everything written so far in the transaction is visible. */
   sql: SqlClient;
+  /**
+   * For a read that depends only on one person's current rows of some types:
+   * the same answers as `sql`, but an import batch's buffered versions of
+   * other people and types need not be sent first. Defaults to `sql`.
+   */
+  sqlReading?(scope: { patientId: string; resourceTypes: readonly string[] }): SqlClient;
+  /**
+   * For a statement that writes: part of the version's record, undone with it
+   * if the record is refused later (an import batch takes the record's
+   * savepoint first). Defaults to `sql`.
+   */
+  sqlWriting?: SqlClient;
   /** The version about to be stored (id and meta set). */
   resource: Resource & { id: string };
   /** The stored current version; undefined for a create (or a re-create after delete). */
