@@ -93,6 +93,9 @@ const ConfigSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Safety switches for the compiled fast paths (ADR 0015). Read by their modules at load; checked here so a typo stops the start.
+  JOINEDUP_FAST_VALIDATION: z.enum(['on', 'off']).default('on'),
+  JOINEDUP_INDEX_WALKERS: z.enum(['on', 'off']).default('on'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
