@@ -120,36 +120,21 @@ class Parser {
   }
 
   expr(): ExprFn | undefined {
-    let left = this.conjunction();
-    while (left && this.peekOp('or')) {
-      this.i++;
-      const right = this.conjunction();
-      if (!right) {
-        return undefined;
-      }
-      const l = left;
-      left = (record, env) => {
-        const a = l(record, env);
-        const b = a && right(record, env);
-        if (!a || !b) {
-          return undefined;
-        }
-        const x = logical(a);
-        const y = logical(b);
-        if (x === undefined || y === undefined) {
-          return undefined;
-        }
-        return x === true || y === true ? TRUE : x === false && y === false ? FALSE : EMPTY;
-      };
-    }
-    return left;
+    // FHIRPath's three-valued `or`: true wins, then empty, then false.
+    return this.chain('or', () => this.conjunction(), (x, y) => (x === true || y === true ? TRUE : x === false && y === false ? FALSE : EMPTY));
   }
 
   private conjunction(): ExprFn | undefined {
-    let left = this.comparison();
-    while (left && this.peekOp('and')) {
+    // Three-valued `and`: false wins, then empty, then true.
+    return this.chain('and', () => this.comparison(), (x, y) => (x === false || y === false ? FALSE : x === true && y === true ? TRUE : EMPTY));
+  }
+
+  /** A left-associative chain of `op` between operands, each side reduced to true/false/empty (undefined: not shortcut). */
+  private chain(op: string, operand: () => ExprFn | undefined, combine: (x: boolean | null, y: boolean | null) => Values): ExprFn | undefined {
+    let left = operand();
+    while (left && this.peekOp(op)) {
       this.i++;
-      const right = this.comparison();
+      const right = operand();
       if (!right) {
         return undefined;
       }
@@ -165,7 +150,7 @@ class Parser {
         if (x === undefined || y === undefined) {
           return undefined;
         }
-        return x === false || y === false ? FALSE : x === true && y === true ? TRUE : EMPTY;
+        return combine(x, y);
       };
     }
     return left;
