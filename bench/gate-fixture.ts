@@ -24,9 +24,9 @@ import { makeTestNhsNumber } from '../src/fhir/validation/nhs-number.ts';
 import { addAgreement } from '../src/gate/agreements/agreement-store.ts';
 import type { Service } from './processes.ts';
 import { adminQuery } from './schema.ts';
-import { ELIGIBILITY, carePlanBody, day, reablementService } from './synthetic-council.ts';
+import { COUNCIL_ODS, ELIGIBILITY, carePlanBody, day, personDetails, reablementService } from './synthetic-council.ts';
 
-export const COUNCIL_ODS = 'X9C01';
+export { COUNCIL_ODS };
 export const GP_ODS = 'X99001';
 export const STRANGER_ODS = 'X99977';
 export const REVIEWS = 8;
@@ -85,8 +85,6 @@ export async function getToken(signer: SigningKey, context: AssertionContext, se
   return body.access_token;
 }
 
-const GIVEN = ['Arthur', 'Edith', 'Mohammed', 'Aisha', 'Gwen', 'Tomasz', 'Priya', 'Desmond', 'Nia', 'Callum', 'Irene', 'Kwame'];
-const FAMILY = ['Pemberton', 'Okafor', 'Kowalski', 'Hughes', 'Begum', 'Fraser', 'Lindqvist', 'Adeyemi', 'Marsh', 'Quinn'];
 const GP_CLASSES = ['person', 'contacts', 'assessments', 'services', 'reviews', 'care-plan', 'care-team'];
 
 /** One person's council records (shapes as docs/examples/council/*.json), dates and sizes varied by `p`. */
@@ -108,17 +106,7 @@ export function personRecords(p: number): Record<string, unknown>[] {
   return [
     rec('person', {
       source: source('PER'),
-      name: { prefix: p % 2 ? 'Mr' : 'Ms', given: [GIVEN[p % GIVEN.length]!], family: `${FAMILY[p % FAMILY.length]}-Testcase` },
-      birthDate: day('1930-01-01', (p * 37) % 25_000),
-      gender: p % 2 ? 'male' : 'female',
-      ethnicity: 'A',
-      postcode: 'ZZ99 3CZ',
-      contact: { phone: `01632 ${String(960000 + (p % 1000)).slice(0, 6)}` },
-      gpPracticeOds: GP_ODS,
-      clientType: 'service-user',
-      primarySupportReason: 'PS-PCS',
-      accommodationStatus: 'OWN',
-      hasUnpaidCarer: p % 3 ? 'yes' : 'no',
+      ...personDetails(p, GP_ODS),
     }),
     rec('care-plan', { source: source('CSP'), ...carePlanBody(p, start, worker, needs) }),
     rec('care-team', {

@@ -99,6 +99,23 @@ const ANSWERS: ((p: number) => Record<string, unknown>)[] = [
 const GIVEN = ['Arthur', 'Edith', 'Mohammed', 'Aisha', 'Gwen', 'Tomasz', 'Priya', 'Desmond', 'Nia', 'Callum', 'Irene', 'Kwame'];
 const FAMILY = ['Pemberton', 'Okafor', 'Kowalski', 'Hughes', 'Begum', 'Fraser', 'Lindqvist', 'Adeyemi', 'Marsh', 'Quinn'];
 
+/** The invented demographics of a `person` record for person number `p` (names, dates and phone varied by `p`). */
+export function personDetails(p: number, gpPracticeOds: string): Record<string, unknown> {
+  return {
+    name: { prefix: p % 2 ? 'Mr' : 'Ms', given: [GIVEN[p % GIVEN.length]!], family: `${FAMILY[p % FAMILY.length]}-Testcase` },
+    birthDate: day('1930-01-01', (p * 37) % 25_000),
+    gender: p % 2 ? 'male' : 'female',
+    ethnicity: 'A',
+    postcode: 'ZZ99 3CZ',
+    contact: { phone: `01632 ${String(960000 + (p % 1000)).slice(0, 6)}` },
+    gpPracticeOds,
+    clientType: 'service-user',
+    primarySupportReason: 'PS-PCS',
+    accommodationStatus: 'OWN',
+    hasUnpaidCarer: p % 3 ? 'yes' : 'no',
+  };
+}
+
 /** One synthetic council record of `type` for person number `p` (shapes as docs/examples/council/*.json), sized for `mix`. */
 export function makeRecord(type: CouncilRecordType, p: number, mix: CaseloadMix = 'dense'): Record<string, unknown> {
   const nhsNumber = makeTestNhsNumber(p);
@@ -115,17 +132,7 @@ export function makeRecord(type: CouncilRecordType, p: number, mix: CaseloadMix 
         ...base,
         source: source('PER'),
         person: personRef,
-        name: { prefix: p % 2 ? 'Mr' : 'Ms', given: [GIVEN[p % GIVEN.length]!], family: `${FAMILY[p % FAMILY.length]}-Testcase` },
-        birthDate: day('1930-01-01', (p * 37) % 25_000),
-        gender: p % 2 ? 'male' : 'female',
-        ethnicity: 'A',
-        postcode: 'ZZ99 3CZ',
-        contact: { phone: `01632 ${String(960000 + (p % 1000)).slice(0, 6)}` },
-        gpPracticeOds: 'X99001',
-        clientType: 'service-user',
-        primarySupportReason: 'PS-PCS',
-        accommodationStatus: 'OWN',
-        hasUnpaidCarer: p % 3 ? 'yes' : 'no',
+        ...personDetails(p, 'X99001'),
       };
     case 'care-plan':
       return { ...base, source: source('CSP'), person: personRef, ...carePlanBody(p, start, worker, mix === 'case' ? 5 + (p % 3) : 13 + (p % 5)) };

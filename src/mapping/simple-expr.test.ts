@@ -1,29 +1,9 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import fhirpath from 'fhirpath';
 import { describe, expect, it } from 'vitest';
+import { mappingExpressions } from './expression-corpus.ts';
 import { compileSimpleExpr } from './simple-expr.ts';
 import { compileSimplePath } from './simple-path.ts';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-/** Every string of the project's mappings that could be an expression: `{{ }}` parts and whole strings. */
-function mappingExpressions(): string[] {
-  const found = new Set<string>();
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') {
-      found.add(v.trim());
-      for (const m of v.matchAll(/\{\{\s*([\s\S]+?)\s*\}\}/g)) found.add(m[1]!.trim());
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  for (const format of readdirSync(`${root}mappings`, { withFileTypes: true })) {
-    if (!format.isDirectory() || ['conceptmaps', 'codesystems'].includes(format.name)) continue;
-    for (const f of readdirSync(`${root}mappings/${format.name}`)) walk(JSON.parse(readFileSync(`${root}mappings/${format.name}/${f}`, 'utf8')));
-  }
-  return [...found];
-}
 
 type Full = (r: unknown, e?: unknown) => unknown[];
 

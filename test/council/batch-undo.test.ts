@@ -9,7 +9,7 @@ import type { AccessGate, LabelRow, WriteCheck } from '../../src/fhir/repo/gate-
 import { makeTestNhsNumber } from '../../src/fhir/validation/nhs-number.ts';
 import { createValidator } from '../../src/fhir/validation/validator.ts';
 import { jointWorkRules } from '../../src/joint-work/joint-work-rules.ts';
-import { backends } from '../support/backends.ts';
+import { backends, withDatabase } from '../support/backends.ts';
 
 // Synthetic people only: NHS numbers from the 999 test range, invented names and ids.
 const EXAMPLES = join(import.meta.dirname, '../../docs/examples/council');
@@ -84,14 +84,7 @@ function recordingAudit() {
 }
 
 describe.each(backends())('pushBatch undoes a refused record in memory, or to its savepoint ($name)', (backend) => {
-  async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
-    const db = await backend.open();
-    try {
-      await fn(db);
-    } finally {
-      await db.close();
-    }
-  }
+  const withDb = (fn: (db: Database) => Promise<void>): Promise<void> => withDatabase(backend, fn);
   const count = async (db: Database, sql: string, params: unknown[] = []): Promise<number> => (await db.query<{ n: number }>(sql, params)).rows[0]!.n;
 
   test('the 3rd of 5 records refused by the gate halfway through its resources: nothing of it stored, the others stored, one audit record each, ledger right, no savepoint and one version statement', async () => {

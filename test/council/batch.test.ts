@@ -12,7 +12,7 @@ import type { Database, SqlClient } from '../../src/db/sql-client.ts';
 import type { AccessGate, LabelRow, WriteCheck } from '../../src/fhir/repo/gate-port.ts';
 import { makeTestNhsNumber } from '../../src/fhir/validation/nhs-number.ts';
 import { createValidator } from '../../src/fhir/validation/validator.ts';
-import { backends } from '../support/backends.ts';
+import { backends, withDatabase } from '../support/backends.ts';
 
 // Synthetic people only: NHS numbers from the 999 test range, invented names and ids.
 const EXAMPLES = join(import.meta.dirname, '../../docs/examples/council');
@@ -44,14 +44,7 @@ function validator() {
 }
 
 describe.each(backends())('pushBatch ($name)', (backend) => {
-  async function withDb(fn: (db: Database) => Promise<void>): Promise<void> {
-    const db = await backend.open();
-    try {
-      await fn(db);
-    } finally {
-      await db.close();
-    }
-  }
+  const withDb = (fn: (db: Database) => Promise<void>): Promise<void> => withDatabase(backend, fn);
   const count = async (db: Database, sql: string): Promise<number> => (await db.query<{ n: number }>(sql)).rows[0]!.n;
 
   test('one transaction for the batch, a savepoint per record: a record the store refuses loses nothing else; each good record audited on its own, in the transaction', async () => {

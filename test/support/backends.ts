@@ -21,6 +21,16 @@ export function backends(): Backend[] {
   return list;
 }
 
+/** Runs fn on a fresh database of this backend, closed (and, on PostgreSQL, its schema dropped) afterwards. */
+export async function withDatabase(backend: Backend, fn: (db: Database) => Promise<void>): Promise<void> {
+  const db = await backend.open();
+  try {
+    await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
 async function openFreshPglite(): Promise<Database> {
   const db = await openPglite('memory://');
   await migrate(db);

@@ -75,6 +75,8 @@ export class BatchGate implements AccessGate {
    * drops them (reload from the store).
    */
   async readOptOuts(sql: SqlClient, nhsNumbers: readonly string[]): Promise<void> {
+    // Only a gate that decides on facts handed to it uses facts worked out in memory.
+    if (!isKnowing(this.inner)) return;
     const fresh = [...new Set(nhsNumbers)].filter((n) => !this.optOutChecked.has(n));
     if (!fresh.length) return;
     for (const n of await optedOutAmong(sql, fresh)) this.optedOut.add(n);
@@ -89,6 +91,7 @@ export class BatchGate implements AccessGate {
    * brought up to date by a create are.
    */
   async readFacts(sql: SqlClient, patientIds: readonly string[]): Promise<void> {
+    // As readOptOuts: facts kept here are only handed to a gate that decides on them.
     if (!isKnowing(this.inner)) return;
     const fresh = [...new Set(patientIds)].filter((id) => !this.known.has(id));
     if (!fresh.length) return;

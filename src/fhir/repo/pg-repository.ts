@@ -94,6 +94,8 @@ export class PgRepository extends FhirRepository {
   private sql: SqlClient;
   /** The client the gate decides writes with (checkWrite): flushes only what the decision could read. */
   private gateSql: SqlClient;
+  /** The write rules' client for statements that write (recordWriteClient). */
+  private readonly ruleWriteSql: SqlClient;
   /** People whose facts the decision being asked about reads (gateSql). */
   private gatePeople: readonly string[] = [];
   /** Set when an update found nothing to update and created the resource (answers 201). */
@@ -132,20 +134,26 @@ export class PgRepository extends FhirRepository {
     this.rawSql = guardSql(sql, deps.onDbError);
     this.sql = this.flushingClient();
     this.gateSql = this.gateClient();
+    this.ruleWriteSql = this.recordWriteClient();
+  }
+
+  /** The raw client, with `before` awaited ahead of every statement (what must be sent, or held, first). */
+  private clientWith(before: () => Promise<void>): SqlClient {
+    return {
+      query: async (text, params, name) => {
+        await before();
+        return this.rawSql.query(text, params, name);
+      },
+      exec: async (text) => {
+        await before();
+        return this.rawSql.exec(text);
+      },
+    };
   }
 
   /** Every query (the gate's, the write rules', our own reads) first writes what is buffered, so it sees it. */
   private flushingClient(): SqlClient {
-    return {
-      query: async (text, params, name) => {
-        await this.flush();
-        return this.rawSql.query(text, params, name);
-      },
-      exec: async (text) => {
-        await this.flush();
-        return this.rawSql.exec(text);
-      },
-    };
+    return this.clientWith(() => this.flush());
   }
 
   /**
@@ -157,19 +165,9 @@ export class PgRepository extends FhirRepository {
    * versions go in one statement instead of one per new person.
    */
   private gateClient(): SqlClient {
-    const mayRead = async (): Promise<void> => {
+    return this.clientWith(async () => {
       if (this.gatePeople.some((p) => this.pendingPeople.has(p))) await this.flush();
-    };
-    return {
-      query: async (text, params, name) => {
-        await mayRead();
-        return this.rawSql.query(text, params, name);
-      },
-      exec: async (text) => {
-        await mayRead();
-        return this.rawSql.exec(text);
-      },
-    };
+    });
   }
 
   /**
@@ -180,17 +178,9 @@ export class PgRepository extends FhirRepository {
    */
   private scopedReadClient(scope: { patientId: string; resourceTypes: readonly string[] }): SqlClient {
     const types = new Set(scope.resourceTypes);
-    const needed = (): boolean => !!this.pending?.some((v) => types.has(v.resource.resourceType) && (v.patientId === scope.patientId || v.versionId > 1));
-    return {
-      query: async (text, params, name) => {
-        if (needed()) await this.flush();
-        return this.rawSql.query(text, params, name);
-      },
-      exec: async (text) => {
-        if (needed()) await this.flush();
-        return this.rawSql.exec(text);
-      },
-    };
+    return this.clientWith(async () => {
+      if (this.pending?.some((v) => types.has(v.resource.resourceType) && (v.patientId === scope.patientId || v.versionId > 1))) await this.flush();
+    });
   }
 
   /**
@@ -199,18 +189,10 @@ export class PgRepository extends FhirRepository {
    * none), so undoRecord takes the row back with the record.
    */
   private recordWriteClient(): SqlClient {
-    return {
-      query: async (text, params, name) => {
-        await this.flush();
-        await this.holdRecordSavepoint();
-        return this.rawSql.query(text, params, name);
-      },
-      exec: async (text) => {
-        await this.flush();
-        await this.holdRecordSavepoint();
-        return this.rawSql.exec(text);
-      },
-    };
+    return this.clientWith(async () => {
+      await this.flush();
+      await this.holdRecordSavepoint();
+    });
   }
 
   /**
@@ -659,7 +641,7 @@ export class PgRepository extends FhirRepository {
     const result = await rules.check({
       sql: this.sql,
       sqlReading: (scope) => this.scopedReadClient(scope),
-      sqlWriting: this.recordWriteClient(),
+      sqlWriting: this.ruleWriteSql,
       resource: stored,
       previous,
       context: this.context,

@@ -53,71 +53,54 @@ export function createValidator(options?: ValidatorOptions): ResourceValidator &
     }
     const selection = registry.select(resource);
     if (fastValidation) {
-      const issues = validateFast(resource, selection);
-      if (issues) {
-        return issues;
+      try {
+        const issues = validateWith(resource, selection, true);
+        if (issues) {
+          return issues;
+        }
+      } catch {
+        // The fast path itself failed: validate fully, as without it.
       }
     }
-    return validateFully(resource, selection);
-  }
-
-  /** @medplum/core's structural validation for every profile, then our own checks. */
-  function validateFully(resource: Resource, selection: ProfileSelection): OperationOutcomeIssue[] {
-    const { profiles } = selection;
-    const issues = [...selection.issues];
-    const tokens: CollectedTokens = {};
-    if (profiles.length === 0) {
-      issues.push(...validateStructure(resource, undefined, tokens));
-    }
-    for (const profile of profiles) {
-      // Each profile's snapshot includes the base definition, so no separate base pass is needed.
-      issues.push(...validateStructure(resource, profile.schema, tokens));
-      issues.push(...checkSliceChildren(resource, profile));
-    }
-    issues.push(...checkRequiredBindings(tokens, terminology));
-    issues.push(...checkIdentifiers(resource, terminology));
-    return dedupe(issues);
+    return validateWith(resource, selection, false)!;
   }
 
   /**
-   * The same checks, with the fast path standing in for @medplum/core's
-   * structural validation wherever it can vouch that medplum would report
-   * nothing (and collect the same required-binding values). Undefined means
-   * "validate fully": a required binding failed after a fast accept (so its
-   * issue comes out exactly as before), or the fast path itself threw.
+   * @medplum/core's structural validation for every profile (each profile's
+   * snapshot includes the base definition, so no separate base pass), then
+   * our own checks. With `fast`, the fast path stands in for @medplum/core
+   * wherever it can vouch that medplum would report nothing (and collect the
+   * same required-binding values); undefined then means "validate fully": a
+   * required binding failed after a fast accept, so its issue must come out
+   * exactly as before.
    */
-  function validateFast(resource: Resource, selection: ProfileSelection): OperationOutcomeIssue[] | undefined {
-    try {
-      const { profiles } = selection;
-      const issues = [...selection.issues];
-      const tokens: CollectedTokens = {};
-      let fastAccepted = false;
-      const structure = (profile: LoadedProfile | undefined): void => {
-        const collected = fastValidate(resource, profile?.schema);
-        if (collected) {
-          appendTokens(tokens, collected);
-          fastAccepted = true;
-        } else {
-          issues.push(...validateStructure(resource, profile?.schema, tokens));
-        }
-      };
-      if (profiles.length === 0) {
-        structure(undefined);
+  function validateWith(resource: Resource, selection: ProfileSelection, fast: boolean): OperationOutcomeIssue[] | undefined {
+    const issues = [...selection.issues];
+    const tokens: CollectedTokens = {};
+    let fastAccepted = false;
+    const structure = (profile: LoadedProfile | undefined): void => {
+      const collected = fast ? fastValidate(resource, profile?.schema) : undefined;
+      if (collected) {
+        appendTokens(tokens, collected);
+        fastAccepted = true;
+      } else {
+        issues.push(...validateStructure(resource, profile?.schema, tokens));
       }
-      for (const profile of profiles) {
-        structure(profile);
-        issues.push(...checkSliceChildren(resource, profile));
-      }
-      const bindingIssues = checkRequiredBindings(tokens, terminology);
-      if (bindingIssues.length > 0 && fastAccepted) {
-        return undefined;
-      }
-      issues.push(...bindingIssues);
-      issues.push(...checkIdentifiers(resource, terminology));
-      return dedupe(issues);
-    } catch {
+    };
+    if (selection.profiles.length === 0) {
+      structure(undefined);
+    }
+    for (const profile of selection.profiles) {
+      structure(profile);
+      issues.push(...checkSliceChildren(resource, profile));
+    }
+    const bindingIssues = checkRequiredBindings(tokens, terminology);
+    if (bindingIssues.length > 0 && fastAccepted) {
       return undefined;
     }
+    issues.push(...bindingIssues);
+    issues.push(...checkIdentifiers(resource, terminology));
+    return dedupe(issues);
   }
 
   return {
