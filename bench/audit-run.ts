@@ -81,6 +81,8 @@ interface Run extends Measurement {
   auditRowsPerReq: number;
   /** Mean audit rows per writing transaction (the group-commit batch size); NaN when none. */
   auditBatch: number;
+  /** Bytes of WAL the server wrote during the run, per 2xx response. */
+  walPerReq: number;
 }
 
 async function main(): Promise<number> {
@@ -123,6 +125,9 @@ async function main(): Promise<number> {
     const auditRows = async (): Promise<number> => Number((await adminQuery<{ n: string }>(schema.url, 'SELECT count(*) AS n FROM audit_event'))[0]!.n);
     const auditHead = async (): Promise<number> => Number((await adminQuery<{ s: string }>(schema.url, 'SELECT coalesce(max(seq), 0) AS s FROM audit_event'))[0]!.s);
     // Rows written by one transaction share its xmin: the number of group-commit batches.
+    // WAL written by the whole server over a run (the cost of durability: what each commit must flush).
+    const walLsn = async (): Promise<string> => (await adminQuery<{ lsn: string }>(schema.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
+    const walSince = async (lsn: string): Promise<number> => Number((await adminQuery<{ b: string }>(schema.url, 'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS b', [lsn]))[0]!.b);
     const auditSince = async (seq: number): Promise<{ rows: number; transactions: number }> => {
       const r = (await adminQuery<{ n: string; tx: string }>(schema.url, 'SELECT count(*) AS n, count(DISTINCT xmin::text) AS tx FROM audit_event WHERE seq > $1', [seq]))[0]!;
       return { rows: Number(r.n), transactions: Number(r.tx) };
@@ -145,11 +150,13 @@ async function main(): Promise<number> {
             const next = (): BenchRequest => ({ method: 'GET', path: KINDS[kind].path(ids[i++ % ids.length]!), headers });
             await measureRequests(server.url, next, WARMUP, conns);
             const before = await auditHead();
+            const wal = await walLsn();
             const m = await measureRequests(server.url, next, SECONDS, conns, server.pid);
+            const walBytes = await walSince(wal);
             // Every answered request's record is committed before its answer, so a count after the run holds them all.
             const written = await auditSince(before);
-            const run: Run = { ...m, auditRows: written.rows, auditRowsPerReq: m.requests ? written.rows / m.requests : Number.NaN, auditBatch: written.transactions ? written.rows / written.transactions : Number.NaN };
-            log(`round ${round} ${KINDS[kind].label}, ${conns} connections, ${variant}: ${m.reqPerSec.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${m.cpuUsPerReq.toFixed(0)} µs/req, audit rows ${written.rows} for ${m.requests} responses (${run.auditRowsPerReq.toFixed(3)}/req) in ${written.transactions} transactions, status ${JSON.stringify(m.statusCodes)}`);
+            const run: Run = { ...m, walPerReq: m.requests ? walBytes / m.requests : Number.NaN, auditRows: written.rows, auditRowsPerReq: m.requests ? written.rows / m.requests : Number.NaN, auditBatch: written.transactions ? written.rows / written.transactions : Number.NaN };
+            log(`round ${round} ${KINDS[kind].label}, ${conns} connections, ${variant}: ${m.reqPerSec.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${m.cpuUsPerReq.toFixed(0)} µs/req, PostgreSQL CPU ${m.pgCpuUsPerReq.toFixed(0)} µs/req, load generator CPU ${m.clientCpuUsPerReq.toFixed(0)} µs/req, WAL ${run.walPerReq.toFixed(0)} bytes/req, audit rows ${written.rows} for ${m.requests} responses (${run.auditRowsPerReq.toFixed(3)}/req) in ${written.transactions} transactions, status ${JSON.stringify(m.statusCodes)}`);
             const list = results.get(key(kind, variant, conns)) ?? [];
             list.push(run);
             results.set(key(kind, variant, conns), list);
@@ -212,7 +219,7 @@ async function checkAnswers(servers: Map<Variant, Service>, ids: string[], keys:
 }
 
 function report(results: Map<string, Run[]>, key: (k: Kind, v: Variant, c: number) => string): number {
-  const header = ['scenario', 'connections', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'audit rows/req', 'rows/audit tx', 'ratio (req/s)', 'ratio (CPU)'];
+  const header = ['scenario', 'connections', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'PostgreSQL CPU µs/req', 'WAL bytes/req', 'audit rows/req', 'rows/audit tx', 'ratio (req/s)', 'ratio (CPU)'];
   const rows: string[][] = [];
   const verdicts: string[] = [];
   let failures = 0;
@@ -222,10 +229,12 @@ function report(results: Map<string, Run[]>, key: (k: Kind, v: Variant, c: numbe
     for (const conns of LEVELS) {
       const base = results.get(key(kind, 'unaudited', conns))!;
       const baseCpu = median(base.map((m) => m.cpuUsPerReq));
+      const basePgCpu = median(base.map((m) => m.pgCpuUsPerReq));
       for (const variant of VARIANTS) {
         const ms = results.get(key(kind, variant, conns))!;
         failures += ms.reduce((n, m) => n + m.failures, 0);
         const cpu = median(ms.map((m) => m.cpuUsPerReq));
+        const pgCpu = median(ms.map((m) => m.pgCpuUsPerReq));
         const auditPerReq = median(ms.map((m) => m.auditRowsPerReq));
         // One audit record per exchange, none unaudited. Audited, a run's count may also hold the records of
         // requests still in flight when the warm-up ended or the run stopped (answered, but not counted): at
@@ -245,6 +254,8 @@ function report(results: Map<string, Run[]>, key: (k: Kind, v: Variant, c: numbe
           median(ms.map((m) => m.p50)).toFixed(2),
           median(ms.map((m) => m.p99)).toFixed(2),
           Number.isNaN(cpu) ? 'n/a' : cpu.toFixed(0),
+          Number.isNaN(pgCpu) ? 'n/a' : pgCpu.toFixed(0),
+          median(ms.map((m) => m.walPerReq)).toFixed(0),
           auditPerReq.toFixed(3),
           variant === 'audited' ? median(ms.map((m) => m.auditBatch)).toFixed(1) : '-',
           variant === 'unaudited' ? '1.00' : ratio.toFixed(2),
@@ -255,7 +266,7 @@ function report(results: Map<string, Run[]>, key: (k: Kind, v: Variant, c: numbe
           if (judged && ratio < GOAL) missed = true;
           verdicts.push(
             `${KINDS[kind].label}, ${conns} connections: audited ${ratio.toFixed(2)} x unaudited req/s${ROUNDS > 1 ? ` (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')})` : ''}, ` +
-              `${(baseCpu / cpu).toFixed(2)} x by gateway CPU (${cpu - baseCpu >= 0 ? '+' : ''}${(cpu - baseCpu).toFixed(0)} µs/req for the audit; PostgreSQL's share not included)${judged ? ' [the goal]' : ' [for information]'}`
+              `${(baseCpu / cpu).toFixed(2)} x by gateway CPU (${cpu - baseCpu >= 0 ? '+' : ''}${(cpu - baseCpu).toFixed(0)} µs/req for the audit; PostgreSQL ${pgCpu - basePgCpu >= 0 ? '+' : ''}${(pgCpu - basePgCpu).toFixed(0)} µs/req)${judged ? ' [the goal]' : ' [for information]'}`
           );
         }
       }

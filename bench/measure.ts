@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
 import type { Result } from 'autocannon';
-import { cpuSeconds } from './processes.ts';
+import { cpuSeconds, postgresCpuSeconds } from './processes.ts';
 
 export interface Measurement {
   requests: number;
@@ -9,6 +9,10 @@ export interface Measurement {
   p99: number;
   /** Server process CPU time (user + system) per 2xx response, in microseconds; NaN if unknown. */
   cpuUsPerReq: number;
+  /** CPU time of the local PostgreSQL's processes per 2xx response, in microseconds; NaN if unknown. */
+  pgCpuUsPerReq: number;
+  /** CPU time of this process (the load generator) per 2xx response, in microseconds. */
+  clientCpuUsPerReq: number;
   /** Responses that were not 2xx, plus connection errors and timeouts. */
   failures: number;
   statusCodes: Record<string, number>;
@@ -49,6 +53,8 @@ export function measure(url: string, paths: string[], seconds: number, connectio
  */
 export async function measureRequests(url: string, next: () => BenchRequest, seconds: number, connections: number, serverPid?: number): Promise<Measurement> {
   const cpuBefore = serverPid === undefined ? undefined : cpuSeconds(serverPid);
+  const pgBefore = postgresCpuSeconds();
+  const clientBefore = process.cpuUsage();
   const latencies: number[] = [];
   const result = await new Promise<Result>((resolve, reject) => {
     const instance = autocannon(
@@ -65,6 +71,8 @@ export async function measureRequests(url: string, next: () => BenchRequest, sec
     });
   });
   const cpuAfter = serverPid === undefined ? undefined : cpuSeconds(serverPid);
+  const pgAfter = postgresCpuSeconds();
+  const client = process.cpuUsage(clientBefore);
   latencies.sort((a, b) => a - b);
   return {
     requests: latencies.length,
@@ -72,6 +80,8 @@ export async function measureRequests(url: string, next: () => BenchRequest, sec
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     cpuUsPerReq: cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / latencies.length : Number.NaN,
+    pgCpuUsPerReq: pgBefore !== undefined && pgAfter !== undefined ? ((pgAfter - pgBefore) * 1e6) / latencies.length : Number.NaN,
+    clientCpuUsPerReq: (client.user + client.system) / latencies.length,
     failures: result.non2xx + result.errors + result.timeouts,
     statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count])),
   };

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Service {
   name: string;
@@ -67,6 +67,35 @@ export function cpuSeconds(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU seconds all local PostgreSQL processes (backends, WAL writer,
+ * checkpointer...) have used so far, from /proc; undefined where /proc is
+ * missing. Only meaningful when the database runs on this machine, as in
+ * every benchmark here. Backends that have exited count too: the postmaster
+ * reaps them, and the kernel adds their CPU to its cutime and cstime.
+ */
+export function postgresCpuSeconds(): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  let total = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+    } catch {
+      // The process exited between readdir and read.
+    }
+  }
+  return total;
 }
 
 /** USER_HZ: 100 on every mainstream Linux build. */

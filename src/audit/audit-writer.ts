@@ -1,4 +1,5 @@
 import type { Database, SqlClient } from '../db/sql-client.ts';
+import { statementName } from '../db/sql-client.ts';
 import { canonicalJson } from './canonical.ts';
 import { GENESIS_HASH, hashHeader } from './hash-chain.ts';
 import type { AuditColumns, AuditRecordInput } from './types.ts';
@@ -65,8 +66,8 @@ export async function chainHead(sql: SqlClient): Promise<string> {
 export async function appendAuditEvents(sql: SqlClient, records: readonly AuditRecordInput[]): Promise<number[]> {
   const seqs: number[] = [];
   // Several calls in one transaction chain on from each other (the lock is the
-  // transaction's, the head read sees its own inserts); chunks keep the
-  // parameter count far below PostgreSQL's 65,535.
+  // transaction's, the head read sees its own inserts); chunks keep each
+  // message a few megabytes at most.
   for (let start = 0; start < records.length; start += APPEND_CHUNK) {
     seqs.push(...(await appendChunk(sql, records.slice(start, start + APPEND_CHUNK))));
   }
@@ -92,25 +93,17 @@ export async function appendAuditEventsCommitted(db: Database, records: readonly
 
 async function appendChunk(sql: SqlClient, records: readonly AuditRecordInput[]): Promise<number[]> {
   const cols = HEADER_ARRAYS.map(() => [] as unknown[]);
-  const texts: string[] = [];
+  const headers: string[] = [];
+  const contents: string[] = [];
   for (const record of records) {
     const c = columnsOf(record);
     HEADER_ARRAYS.forEach(([name], i) => cols[i]!.push(c[name]));
-    texts.push(hashHeader(c), canonicalJson(record.event));
+    headers.push(packable(hashHeader(c)));
+    contents.push(packable(canonicalJson(record.event)));
   }
-  const n = HEADER_ARRAYS.length;
-  const params = HEADER_ARRAYS.map(([, type], i) => `$${i + 1}::${type}[]`);
-  // Headers and contents as one parameter each, not as array literals: the
-  // driver would escape every quote of the ~3 kB JSON and PostgreSQL parse
-  // it back, for every record (docs/performance.md, audited reads).
-  const header = records.map((_, k) => `$${n + 1 + 2 * k}`);
-  const content = records.map((_, k) => `$${n + 2 + 2 * k}`);
   let r: { rows: { seqs: (number | string)[] | null }[] };
   try {
-    r = await sql.query<{ seqs: (number | string)[] | null }>(
-      `SELECT audit_append(${params.join(', ')}, ARRAY[${header.join(',')}]::text[], ARRAY[${content.join(',')}]::text[]) AS seqs`,
-      [...cols, ...texts]
-    );
+    r = await sql.query<{ seqs: (number | string)[] | null }>(APPEND_SQL, [...cols, headers.join(SEPARATOR), contents.join(SEPARATOR)], APPEND_STATEMENT);
   } catch (err) {
     if (err instanceof Error && /audit appends need READ COMMITTED/.test(err.message)) {
       throw new AuditChainError(err.message, { cause: err });
@@ -122,6 +115,23 @@ async function appendChunk(sql: SqlClient, records: readonly AuditRecordInput[])
     throw new AuditChainError(`audit_append stored ${seqs.length} of ${records.length} records`);
   }
   return seqs;
+}
+
+/**
+ * Headers and contents travel as ONE text each, joined by U+001E (record
+ * separator) and split by PostgreSQL, so the statement text is the same for
+ * every batch size: prepared once per connection (named), never parsed
+ * again. As array literals the driver would escape every quote of the ~3 kB
+ * JSON and PostgreSQL parse it back; as one parameter per record the text
+ * (and its plan) changed with every batch size (docs/performance.md,
+ * audited reads, fifth pass). Canonical JSON never holds a raw U+001E
+ * (JSON.stringify escapes every control character), which packable checks.
+ */
+const SEPARATOR = '\u001e';
+
+function packable(text: string): string {
+  if (text.includes(SEPARATOR)) throw new AuditChainError('audit text holds a raw U+001E, which canonical JSON never does');
+  return text;
 }
 
 const HEADER_ARRAYS: readonly (readonly [keyof AuditColumns, string])[] = [
@@ -139,3 +149,6 @@ const HEADER_ARRAYS: readonly (readonly [keyof AuditColumns, string])[] = [
   ['review_state', 'text'],
   ['reviews_seq', 'bigint'],
 ];
+
+const APPEND_SQL = `SELECT audit_append(${HEADER_ARRAYS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}, string_to_array($${HEADER_ARRAYS.length + 1}::text, chr(30)), string_to_array($${HEADER_ARRAYS.length + 2}::text, chr(30))) AS seqs`;
+const APPEND_STATEMENT = statementName('audit_append', APPEND_SQL);

@@ -3,6 +3,8 @@ import type { Coding } from '@medplum/fhirtypes';
 /**
  * Code systems and codes the BALP shapes use (IHE ITI Basic Audit Log
  * Patterns 1.1, on FHIR R4 AuditEvent), and our own where none exists.
+ * Objects are written with their keys in sorted order, as the events built
+ * from them are: canonicalJson then checks instead of copying (canonical.ts).
  */
 export const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 export const AUDIT_EVENT_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
@@ -23,16 +25,16 @@ export const GATE_DECISION_URL = 'https://joinedup.org.uk/fhir/StructureDefiniti
 export const GATE_RULE_SYSTEM = 'https://joinedup.org.uk/fhir/CodeSystem/gate-rule';
 export const GATEWAY_OBSERVER = { display: 'JoinedUp gateway', identifier: { system: 'https://joinedup.org.uk/Id/system', value: 'joinedup-gateway' } };
 
-export const REST_TYPE: Coding = { system: AUDIT_EVENT_TYPE, code: 'rest', display: 'Restful Operation' };
-export const APPLICATION_AGENT: Coding = { system: DCM, code: '110150', display: 'Application' };
-export const SOURCE_APP_SERVER: Coding = { system: SECURITY_SOURCE_TYPE, code: '4', display: 'Application Server' };
+export const REST_TYPE: Coding = { code: 'rest', display: 'Restful Operation', system: AUDIT_EVENT_TYPE };
+export const APPLICATION_AGENT: Coding = { code: '110150', display: 'Application', system: DCM };
+export const SOURCE_APP_SERVER: Coding = { code: '4', display: 'Application Server', system: SECURITY_SOURCE_TYPE };
 
-export const ENTITY_PERSON: Coding = { system: ENTITY_TYPE, code: '1', display: 'Person' };
-export const ENTITY_SYSTEM_OBJECT: Coding = { system: ENTITY_TYPE, code: '2', display: 'System Object' };
-export const ROLE_PATIENT: Coding = { system: OBJECT_ROLE, code: '1', display: 'Patient' };
-export const ROLE_DOMAIN_RESOURCE: Coding = { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' };
-export const ROLE_QUERY: Coding = { system: OBJECT_ROLE, code: '24', display: 'Query' };
-export const X_REQUEST_ID: Coding = { system: BALP_ENTITY_TYPE, code: 'XrequestId', display: 'X-Request-Id' };
+export const ENTITY_PERSON: Coding = { code: '1', display: 'Person', system: ENTITY_TYPE };
+export const ENTITY_SYSTEM_OBJECT: Coding = { code: '2', display: 'System Object', system: ENTITY_TYPE };
+export const ROLE_PATIENT: Coding = { code: '1', display: 'Patient', system: OBJECT_ROLE };
+export const ROLE_DOMAIN_RESOURCE: Coding = { code: '4', display: 'Domain Resource', system: OBJECT_ROLE };
+export const ROLE_QUERY: Coding = { code: '24', display: 'Query', system: OBJECT_ROLE };
+export const X_REQUEST_ID: Coding = { code: 'XrequestId', display: 'X-Request-Id', system: BALP_ENTITY_TYPE };
 
 /** FHIR R4 restful-interaction codes an exchange can be. */
 export const REST_INTERACTIONS = [

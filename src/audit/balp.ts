@@ -62,20 +62,22 @@ export function buildExchangeAuditRecord(input: ExchangeAuditInput): AuditRecord
   const action = ACTION_OF[input.interaction];
   const override = input.override ?? overrideOf(input.decision, input.outcome);
   const a = input.actor;
+  // Keys in sorted order at every depth, so canonicalJson only checks the
+  // event instead of copying it (canonical.ts; test/audit/balp.test.ts).
   const event: AuditEvent = {
-    resourceType: 'AuditEvent',
-    meta: { profile: [balpProfile(action, input.patientId !== undefined)] },
-    type: REST_TYPE,
-    subtype: [{ system: RESTFUL_INTERACTION, code: input.interaction }],
     action,
-    recorded: input.recorded.toISOString(),
+    agent: agents(a, action),
+    entity: entities(input),
+    extension: [gateDecisionExtension({ decision: input.decision, justification: override ? a?.justification : undefined, outcome: input.outcome, override })],
+    meta: { profile: [balpProfile(action, input.patientId !== undefined)] },
     outcome: OUTCOME_CODE[input.outcome],
     outcomeDesc: outcomeDescription(input),
-    purposeOfEvent: a ? [{ coding: [{ system: PURPOSES[a.purposeOfUse].system, code: a.purposeOfUse, display: PURPOSES[a.purposeOfUse].display }] }] : undefined,
-    agent: agents(a, action),
+    purposeOfEvent: a ? [{ coding: [{ code: a.purposeOfUse, display: PURPOSES[a.purposeOfUse].display, system: PURPOSES[a.purposeOfUse].system }] }] : undefined,
+    recorded: input.recorded.toISOString(),
+    resourceType: 'AuditEvent',
     source: { observer: GATEWAY_OBSERVER, type: [SOURCE_APP_SERVER] },
-    entity: entities(input),
-    extension: [gateDecisionExtension({ outcome: input.outcome, decision: input.decision, override, justification: override ? a?.justification : undefined })],
+    subtype: [{ code: input.interaction, system: RESTFUL_INTERACTION }],
+    type: REST_TYPE,
   };
   return {
     recorded: input.recorded,
@@ -112,39 +114,39 @@ function outcomeDescription(input: ExchangeAuditInput): string | undefined {
 function agents(a: Actor | undefined, action: string): AuditEventAgent[] {
   if (!a) {
     // open-development mode: no verified caller to name.
-    return [{ type: { coding: [APPLICATION_AGENT] }, who: { display: 'unauthenticated (open-development mode)' }, requestor: true }];
+    return [{ requestor: true, type: { coding: [APPLICATION_AGENT] }, who: { display: 'unauthenticated (open-development mode)' } }];
   }
   const userType = action === 'R' || action === 'E' ? { code: 'IRCP', display: 'information recipient' } : { code: 'AUT', display: 'author (originator)' };
   return [
-    { type: { coding: [APPLICATION_AGENT] }, who: { identifier: { system: CLIENT_ID_SYSTEM, value: a.clientId } }, requestor: false },
+    { requestor: false, type: { coding: [APPLICATION_AGENT] }, who: { identifier: { system: CLIENT_ID_SYSTEM, value: a.clientId } } },
     {
-      type: { coding: [{ system: PARTICIPATION_TYPE, ...userType }] },
-      who: { identifier: { system: USER_ID_SYSTEM, value: a.user.id } },
-      role: [{ coding: [{ system: SDS_JOB_ROLE_SYSTEM, code: a.user.role }] }],
-      requestor: true,
       // BALP ties the event to the OAuth token that carried it through agent.policy.
       policy: [a.tokenId],
+      requestor: true,
+      role: [{ coding: [{ code: a.user.role, system: SDS_JOB_ROLE_SYSTEM }] }],
+      type: { coding: [{ ...userType, system: PARTICIPATION_TYPE }] },
+      who: { identifier: { system: USER_ID_SYSTEM, value: a.user.id } },
     },
     {
-      type: { coding: [{ system: PARTICIPATION_TYPE, code: 'PRF', display: 'performer' }], text: 'requesting organisation' },
-      who: { identifier: { system: ODS_SYSTEM, value: a.organisation.ods } },
       requestor: false,
+      type: { coding: [{ code: 'PRF', display: 'performer', system: PARTICIPATION_TYPE }], text: 'requesting organisation' },
+      who: { identifier: { system: ODS_SYSTEM, value: a.organisation.ods } },
     },
   ];
 }
 
 function entities(input: ExchangeAuditInput): AuditEventEntity[] {
-  const out: AuditEventEntity[] = [{ what: { identifier: { value: input.requestId } }, type: X_REQUEST_ID }];
+  const out: AuditEventEntity[] = [{ type: X_REQUEST_ID, what: { identifier: { value: input.requestId } } }];
   if (input.patientId) {
-    out.push({ what: { reference: `Patient/${input.patientId}` }, type: ENTITY_PERSON, role: ROLE_PATIENT });
+    out.push({ role: ROLE_PATIENT, type: ENTITY_PERSON, what: { reference: `Patient/${input.patientId}` } });
   }
   for (const ref of input.resources ?? []) {
-    out.push({ what: { reference: ref }, type: ENTITY_SYSTEM_OBJECT, role: ROLE_DOMAIN_RESOURCE });
+    out.push({ role: ROLE_DOMAIN_RESOURCE, type: ENTITY_SYSTEM_OBJECT, what: { reference: ref } });
   }
   if (input.query !== undefined || input.operation) {
     const q = redactQuery(input.query ?? '');
     const text = input.operation ? `${input.operation}${q ? `?${q}` : ''}` : q;
-    out.push({ type: ENTITY_SYSTEM_OBJECT, role: ROLE_QUERY, query: Buffer.from(text, 'utf8').toString('base64') });
+    out.push({ query: Buffer.from(text, 'utf8').toString('base64'), role: ROLE_QUERY, type: ENTITY_SYSTEM_OBJECT });
   }
   return out;
 }

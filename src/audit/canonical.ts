@@ -7,13 +7,60 @@
  * the way JCS does.
  */
 export function canonicalJson(value: unknown): string {
-  // Fast path (every audited exchange pays this): copy with keys sorted, then
-  // one native JSON.stringify, ~2x faster than writing piece by piece. Not
-  // for keys starting with a digit (JSON.stringify puts integer-like keys
-  // first, in numeric order) nor "__proto__" (a plain object would take it
-  // as its prototype): those go the reference way.
+  // Fastest path (every audited exchange pays this): a value already in
+  // canonical order, as buildExchangeAuditRecord makes it, is checked, not
+  // copied, and written by one native JSON.stringify. Checking allocates
+  // nothing but key lists, so it costs a fraction of a copy and the garbage
+  // it leaves (docs/performance.md, audited reads, fifth pass).
+  if (inCanonicalOrder(value)) return JSON.stringify(value);
+  // Fast path: copy with keys sorted, then one native JSON.stringify, ~2x
+  // faster than writing piece by piece. Not for keys starting with a digit
+  // (JSON.stringify puts integer-like keys first, in numeric order) nor
+  // "__proto__" (a plain object would take it as its prototype): those go
+  // the reference way.
   const sorted = sortedCopy(value);
   return sorted === NOT_FAST ? canonicalJsonByParts(value) : JSON.stringify(sorted);
+}
+
+/**
+ * True when JSON.stringify(value) is already the canonical text: every
+ * object plain (no Date, class or toJSON to call), its keys in sorted order
+ * and none starting with a digit or being "__proto__", every number finite,
+ * nothing JSON.stringify would drop or refuse other than undefined members
+ * (dropped by both) and undefined array items (null in both).
+ */
+export function inCanonicalOrder(value: unknown): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item !== undefined && !inCanonicalOrder(item)) return false;
+    }
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (i > 0 && !(keys[i - 1]! < k)) return false;
+    const first = k.charCodeAt(0);
+    if ((first >= 48 && first <= 57) || k === '__proto__') return false;
+    const v = obj[k];
+    if (v !== undefined && !inCanonicalOrder(v)) return false;
+  }
+  return true;
 }
 
 /** The reference writer: the fast path must always give exactly its text (test/audit/canonical.test.ts). */

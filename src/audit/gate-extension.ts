@@ -17,31 +17,32 @@ export interface GateExtensionInput {
  * the implementer): outcome, every rule that fired (the deciding one first),
  * each part of the lawful basis, the agreement and consent relied on, the
  * override and its justification, and the plain-English explanation (which
- * the gate guarantees holds no personal data).
+ * the gate guarantees holds no personal data). Keys in sorted order, as
+ * the event around it (balp.ts).
  */
 export function gateDecisionExtension(input: GateExtensionInput): Extension {
   const parts: Extension[] = [{ url: 'outcome', valueCode: input.outcome }];
   const d = input.decision;
   for (const r of d?.rules ?? []) {
     parts.push({
-      url: 'rule',
       extension: [
-        { url: 'code', valueCoding: { system: GATE_RULE_SYSTEM, code: r.rule } },
+        { url: 'code', valueCoding: { code: r.rule, system: GATE_RULE_SYSTEM } },
         { url: 'effect', valueCode: r.effect },
       ],
+      url: 'rule',
     });
   }
   for (const code of lawfulBasisCodes(d?.lawfulBasis)) {
-    parts.push({ url: 'lawfulBasis', valueCoding: { system: LAWFUL_BASIS_SYSTEM, code } });
+    parts.push({ url: 'lawfulBasis', valueCoding: { code, system: LAWFUL_BASIS_SYSTEM } });
   }
   const agreement = d?.reliedOn.agreement;
   if (agreement) {
     parts.push({
-      url: 'agreement',
       extension: [
         { url: 'id', valueString: agreement.id },
         { url: 'version', valueInteger: agreement.version },
       ],
+      url: 'agreement',
     });
   }
   if (d?.reliedOn.consent) parts.push({ url: 'consent', valueReference: { reference: d.reliedOn.consent } });
@@ -49,7 +50,7 @@ export function gateDecisionExtension(input: GateExtensionInput): Extension {
   if (input.override) parts.push({ url: 'override', valueCode: input.override });
   if (input.justification) parts.push({ url: 'justification', valueString: input.justification });
   if (d?.explanation) parts.push({ url: 'explanation', valueString: d.explanation });
-  return { url: GATE_DECISION_URL, extension: parts };
+  return { extension: parts, url: GATE_DECISION_URL };
 }
 
 /** Every part of a lawful basis, Art 6 first. */

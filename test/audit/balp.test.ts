@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { AuditEvent, Extension } from '@medplum/fhirtypes';
 import { buildExchangeAuditRecord } from '../../src/audit/balp.ts';
 import { GATE_DECISION_URL } from '../../src/audit/balp-codes.ts';
-import { canonicalJson } from '../../src/audit/canonical.ts';
+import { canonicalJson, canonicalJsonByParts, inCanonicalOrder } from '../../src/audit/canonical.ts';
 import { buildOverrideReviewRecord } from '../../src/audit/review.ts';
 import { buildTokenFailureRecord } from '../../src/audit/security-event.ts';
 import type { Decision } from '../../src/gate/types.ts';
@@ -108,6 +108,29 @@ describe('BALP AuditEvent for an exchange', () => {
   test('is a valid FHIR R4 AuditEvent', () => {
     const issues = createValidator().validate(search.event).filter((i) => i.severity === 'error');
     expect(issues).toEqual([]);
+  });
+
+  test('is built in canonical key order, so storing it needs no sorted copy', () => {
+    // Performance, not correctness: canonicalJson copies whatever is out of order (canonical.test.ts).
+    const deny: Decision = { outcome: 'deny', rules: [{ rule: 'R12-default-deny', effect: 'deny', reason: 'no basis', sources: [] }], reliedOn: {}, obligations: ['flag-for-review'], explanation: 'No lawful basis found.' };
+    const base = { recorded: new Date(), requestId: 'r', patientId: 'p1', resources: ['Patient/p1'] };
+    const events = [
+      search.event,
+      buildExchangeAuditRecord({ ...base, actor: sampleActor(), interaction: 'read', outcome: 'deny', decision: deny }).event,
+      buildExchangeAuditRecord({ ...base, actor: sampleActor(), interaction: 'create', outcome: 'permit', decision: { ...PERMIT, reliedOn: { ...PERMIT.reliedOn, consent: 'Consent/c1' } } }).event,
+      buildExchangeAuditRecord({ ...base, interaction: 'operation', operation: '$everything', query: '_count=5', outcome: 'error' }).event,
+      buildExchangeAuditRecord({
+        ...base,
+        actor: sampleActor({ justification: 'collapsed in clinic' }),
+        interaction: 'read',
+        outcome: 'permit',
+        decision: { ...PERMIT, rules: [{ rule: 'R9-break-glass', effect: 'permit', reason: 'emergency', sources: [] }] },
+      }).event,
+    ];
+    for (const event of events) {
+      expect(inCanonicalOrder(event)).toBe(true);
+      expect(canonicalJson(event)).toBe(canonicalJsonByParts(event));
+    }
   });
 });
 

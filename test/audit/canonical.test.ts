@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { canonicalJson, canonicalJsonByParts } from '../../src/audit/canonical.ts';
+import { canonicalJson, canonicalJsonByParts, inCanonicalOrder } from '../../src/audit/canonical.ts';
 import { chainHash, GENESIS_HASH, hashHeader } from '../../src/audit/hash-chain.ts';
 import { columnsOf } from '../../src/audit/audit-writer.ts';
 import { sampleRecord } from './sample-records.ts';
@@ -45,6 +45,26 @@ describe('canonical JSON', () => {
       expect(canonicalJson(event)).toBe(canonicalJsonByParts(event));
     }
     expect(canonicalJson({ 10: 'a', 2: 'b', x: { 1: true } })).toBe('{"10":"a","2":"b","x":{"1":true}}');
+    // Already in canonical order: written without a copy, and still exactly as the reference writer.
+    // (Keys starting with a digit or "__proto__" are left to the copying paths: JSON.stringify would reorder or drop them.)
+    const awkward = (v: unknown): boolean =>
+      typeof v === 'object' && v !== null && (Array.isArray(v) ? v.some(awkward) : Object.entries(v).some(([k, x]) => /^\d/.test(k) || k === '__proto__' || awkward(x)));
+    const ordered = fc
+      .jsonValue()
+      .map((v) => JSON.parse(canonicalJsonByParts(v)) as unknown)
+      .filter((v) => !awkward(v));
+    fc.assert(
+      fc.property(ordered, (v) => {
+        expect(inCanonicalOrder(v)).toBe(true);
+        expect(canonicalJson(v)).toBe(canonicalJsonByParts(v));
+      }),
+      { numRuns: 300 }
+    );
+    expect(inCanonicalOrder({ b: 1, a: 2 })).toBe(false);
+    expect(inCanonicalOrder({ a: new Date(0) })).toBe(false);
+    expect(inCanonicalOrder({ a: { toJSON: () => 1 } })).toBe(false);
+    expect(inCanonicalOrder({ a: [1, undefined], b: undefined })).toBe(true);
+    expect(canonicalJson({ a: [1, undefined], b: undefined })).toBe(canonicalJsonByParts({ a: [1, undefined], b: undefined }));
     expect(canonicalJson(JSON.parse('{"__proto__":{"b":1},"a":2}'))).toBe('{"__proto__":{"b":1},"a":2}');
   });
 });
