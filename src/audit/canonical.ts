@@ -55,12 +55,17 @@ export function inCanonicalOrder(value: unknown): boolean {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     if (i > 0 && !(keys[i - 1]! < k)) return false;
-    const first = k.charCodeAt(0);
-    if ((first >= 48 && first <= 57) || k === '__proto__') return false;
+    if (stringifyMishandles(k)) return false;
     const v = obj[k];
     if (v !== undefined && !inCanonicalOrder(v)) return false;
   }
   return true;
+}
+
+/** A key JSON.stringify would move (integer-like keys go first, in numeric order) or a plain object would take as its prototype. */
+function stringifyMishandles(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return (first >= 48 && first <= 57) || key === '__proto__';
 }
 
 /** The reference writer: the fast path must always give exactly its text (test/audit/canonical.test.ts). */
@@ -104,8 +109,7 @@ function sortedCopy(value: unknown): unknown {
   for (const k of keys) {
     const v = obj[k];
     if (v === undefined) continue;
-    const first = k.charCodeAt(0);
-    if ((first >= 48 && first <= 57) || k === '__proto__') return NOT_FAST;
+    if (stringifyMishandles(k)) return NOT_FAST;
     const copy = sortedCopy(v);
     if (copy === NOT_FAST) return NOT_FAST;
     out[k] = copy;
