@@ -128,9 +128,16 @@ async function main(): Promise<number> {
     // WAL written by the whole server over a run (the cost of durability: what each commit must flush).
     const walLsn = async (): Promise<string> => (await adminQuery<{ lsn: string }>(schema.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
     const walSince = async (lsn: string): Promise<number> => Number((await adminQuery<{ b: string }>(schema.url, 'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS b', [lsn]))[0]!.b);
-    const auditSince = async (seq: number): Promise<{ rows: number; transactions: number }> => {
-      const r = (await adminQuery<{ n: string; tx: string }>(schema.url, 'SELECT count(*) AS n, count(DISTINCT xmin::text) AS tx FROM audit_event WHERE seq > $1', [seq]))[0]!;
-      return { rows: Number(r.n), transactions: Number(r.tx) };
+    // Event size: the canonical JSON's bytes, and as stored (after lz4, when PostgreSQL compresses it).
+    const auditSince = async (seq: number): Promise<{ rows: number; transactions: number; bytes: number; stored: number }> => {
+      const r = (
+        await adminQuery<{ n: string; tx: string; bytes: string | null; stored: string | null }>(
+          schema.url,
+          'SELECT count(*) AS n, count(DISTINCT xmin::text) AS tx, avg(octet_length(content)) AS bytes, avg(pg_column_size(content)) AS stored FROM audit_event WHERE seq > $1',
+          [seq]
+        )
+      )[0]!;
+      return { rows: Number(r.n), transactions: Number(r.tx), bytes: Number(r.bytes ?? Number.NaN), stored: Number(r.stored ?? Number.NaN) };
     };
 
     await checkAnswers(servers, ids, keys, auditRows);
@@ -156,7 +163,7 @@ async function main(): Promise<number> {
             // Every answered request's record is committed before its answer, so a count after the run holds them all.
             const written = await auditSince(before);
             const run: Run = { ...m, walPerReq: m.requests ? walBytes / m.requests : Number.NaN, auditRows: written.rows, auditRowsPerReq: m.requests ? written.rows / m.requests : Number.NaN, auditBatch: written.transactions ? written.rows / written.transactions : Number.NaN };
-            log(`round ${round} ${KINDS[kind].label}, ${conns} connections, ${variant}: ${m.reqPerSec.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${m.cpuUsPerReq.toFixed(0)} µs/req, PostgreSQL CPU ${m.pgCpuUsPerReq.toFixed(0)} µs/req, load generator CPU ${m.clientCpuUsPerReq.toFixed(0)} µs/req, WAL ${run.walPerReq.toFixed(0)} bytes/req, audit rows ${written.rows} for ${m.requests} responses (${run.auditRowsPerReq.toFixed(3)}/req) in ${written.transactions} transactions, status ${JSON.stringify(m.statusCodes)}`);
+            log(`round ${round} ${KINDS[kind].label}, ${conns} connections, ${variant}: ${m.reqPerSec.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, server CPU ${m.cpuUsPerReq.toFixed(0)} µs/req, PostgreSQL CPU ${m.pgCpuUsPerReq.toFixed(0)} µs/req, load generator CPU ${m.clientCpuUsPerReq.toFixed(0)} µs/req, WAL ${run.walPerReq.toFixed(0)} bytes/req, audit rows ${written.rows} for ${m.requests} responses (${run.auditRowsPerReq.toFixed(3)}/req) in ${written.transactions} transactions, event ${written.bytes.toFixed(0)} bytes (${written.stored.toFixed(0)} stored), status ${JSON.stringify(m.statusCodes)}`);
             const list = results.get(key(kind, variant, conns)) ?? [];
             list.push(run);
             results.set(key(kind, variant, conns), list);

@@ -5,6 +5,10 @@ import type { Coding } from '@medplum/fhirtypes';
  * Patterns 1.1, on FHIR R4 AuditEvent), and our own where none exists.
  * Objects are written with their keys in sorted order, as the events built
  * from them are: canonicalJson then checks instead of copying (canonical.ts).
+ * Codings carry system and code only: every one is from a published code
+ * system that defines its display, and an exchange's record is written for
+ * every read, so its bytes are paid in hashing, WAL and storage each time
+ * (docs/performance.md, audited reads, sixth pass).
  */
 export const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 export const AUDIT_EVENT_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
@@ -25,16 +29,16 @@ export const GATE_DECISION_URL = 'https://joinedup.org.uk/fhir/StructureDefiniti
 export const GATE_RULE_SYSTEM = 'https://joinedup.org.uk/fhir/CodeSystem/gate-rule';
 export const GATEWAY_OBSERVER = { display: 'JoinedUp gateway', identifier: { system: 'https://joinedup.org.uk/Id/system', value: 'joinedup-gateway' } };
 
-export const REST_TYPE: Coding = { code: 'rest', display: 'Restful Operation', system: AUDIT_EVENT_TYPE };
-export const APPLICATION_AGENT: Coding = { code: '110150', display: 'Application', system: DCM };
-export const SOURCE_APP_SERVER: Coding = { code: '4', display: 'Application Server', system: SECURITY_SOURCE_TYPE };
+export const REST_TYPE: Coding = { code: 'rest', system: AUDIT_EVENT_TYPE };
+export const APPLICATION_AGENT: Coding = { code: '110150', system: DCM };
+export const SOURCE_APP_SERVER: Coding = { code: '4', system: SECURITY_SOURCE_TYPE };
 
-export const ENTITY_PERSON: Coding = { code: '1', display: 'Person', system: ENTITY_TYPE };
-export const ENTITY_SYSTEM_OBJECT: Coding = { code: '2', display: 'System Object', system: ENTITY_TYPE };
-export const ROLE_PATIENT: Coding = { code: '1', display: 'Patient', system: OBJECT_ROLE };
-export const ROLE_DOMAIN_RESOURCE: Coding = { code: '4', display: 'Domain Resource', system: OBJECT_ROLE };
-export const ROLE_QUERY: Coding = { code: '24', display: 'Query', system: OBJECT_ROLE };
-export const X_REQUEST_ID: Coding = { code: 'XrequestId', display: 'X-Request-Id', system: BALP_ENTITY_TYPE };
+export const ENTITY_PERSON: Coding = { code: '1', system: ENTITY_TYPE };
+export const ENTITY_SYSTEM_OBJECT: Coding = { code: '2', system: ENTITY_TYPE };
+export const ROLE_PATIENT: Coding = { code: '1', system: OBJECT_ROLE };
+export const ROLE_DOMAIN_RESOURCE: Coding = { code: '4', system: OBJECT_ROLE };
+export const ROLE_QUERY: Coding = { code: '24', system: OBJECT_ROLE };
+export const X_REQUEST_ID: Coding = { code: 'XrequestId', system: BALP_ENTITY_TYPE };
 
 /** FHIR R4 restful-interaction codes an exchange can be. */
 export const REST_INTERACTIONS = [

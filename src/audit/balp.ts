@@ -72,7 +72,7 @@ export function buildExchangeAuditRecord(input: ExchangeAuditInput): AuditRecord
     meta: { profile: [balpProfile(action, input.patientId !== undefined)] },
     outcome: OUTCOME_CODE[input.outcome],
     outcomeDesc: outcomeDescription(input),
-    purposeOfEvent: a ? [{ coding: [{ code: a.purposeOfUse, display: PURPOSES[a.purposeOfUse].display, system: PURPOSES[a.purposeOfUse].system }] }] : undefined,
+    purposeOfEvent: a ? [{ coding: [{ code: a.purposeOfUse, system: PURPOSES[a.purposeOfUse].system }] }] : undefined,
     recorded: input.recorded.toISOString(),
     resourceType: 'AuditEvent',
     source: { observer: GATEWAY_OBSERVER, type: [SOURCE_APP_SERVER] },
@@ -116,7 +116,8 @@ function agents(a: Actor | undefined, action: string): AuditEventAgent[] {
     // open-development mode: no verified caller to name.
     return [{ requestor: true, type: { coding: [APPLICATION_AGENT] }, who: { display: 'unauthenticated (open-development mode)' } }];
   }
-  const userType = action === 'R' || action === 'E' ? { code: 'IRCP', display: 'information recipient' } : { code: 'AUT', display: 'author (originator)' };
+  // IRCP information recipient, AUT author (originator).
+  const userType = action === 'R' || action === 'E' ? 'IRCP' : 'AUT';
   return [
     { requestor: false, type: { coding: [APPLICATION_AGENT] }, who: { identifier: { system: CLIENT_ID_SYSTEM, value: a.clientId } } },
     {
@@ -124,12 +125,12 @@ function agents(a: Actor | undefined, action: string): AuditEventAgent[] {
       policy: [a.tokenId],
       requestor: true,
       role: [{ coding: [{ code: a.user.role, system: SDS_JOB_ROLE_SYSTEM }] }],
-      type: { coding: [{ ...userType, system: PARTICIPATION_TYPE }] },
+      type: { coding: [{ code: userType, system: PARTICIPATION_TYPE }] },
       who: { identifier: { system: USER_ID_SYSTEM, value: a.user.id } },
     },
     {
       requestor: false,
-      type: { coding: [{ code: 'PRF', display: 'performer', system: PARTICIPATION_TYPE }], text: 'requesting organisation' },
+      type: { coding: [{ code: 'PRF', system: PARTICIPATION_TYPE }], text: 'requesting organisation' },
       who: { identifier: { system: ODS_SYSTEM, value: a.organisation.ods } },
     },
   ];

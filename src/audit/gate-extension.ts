@@ -1,7 +1,6 @@
 import type { Extension } from '@medplum/fhirtypes';
-import { LAWFUL_BASIS_SYSTEM } from '../gate/lawful-basis-codes.ts';
 import type { Decision, LawfulBasis } from '../gate/types.ts';
-import { GATE_DECISION_URL, GATE_RULE_SYSTEM } from './balp-codes.ts';
+import { GATE_DECISION_URL } from './balp-codes.ts';
 import type { AuditOutcome, AuditOverride } from './types.ts';
 
 export interface GateExtensionInput {
@@ -19,6 +18,13 @@ export interface GateExtensionInput {
  * override and its justification, and the plain-English explanation (which
  * the gate guarantees holds no personal data). Keys in sorted order, as
  * the event around it (balp.ts).
+ *
+ * Rule and lawful-basis codes are valueCode: the extension's definition
+ * binds each to one code system (GATE_RULE_SYSTEM, LAWFUL_BASIS_SYSTEM), so
+ * repeating the system in every record only added bytes to every audited
+ * read. Records written before 2026-11-21 carry them as valueCoding; readers
+ * accept both (src/ig/event-parts.ts), and the stored text, hence every
+ * hash, is never rewritten.
  */
 export function gateDecisionExtension(input: GateExtensionInput): Extension {
   const parts: Extension[] = [{ url: 'outcome', valueCode: input.outcome }];
@@ -26,14 +32,14 @@ export function gateDecisionExtension(input: GateExtensionInput): Extension {
   for (const r of d?.rules ?? []) {
     parts.push({
       extension: [
-        { url: 'code', valueCoding: { code: r.rule, system: GATE_RULE_SYSTEM } },
+        { url: 'code', valueCode: r.rule },
         { url: 'effect', valueCode: r.effect },
       ],
       url: 'rule',
     });
   }
   for (const code of lawfulBasisCodes(d?.lawfulBasis)) {
-    parts.push({ url: 'lawfulBasis', valueCoding: { code, system: LAWFUL_BASIS_SYSTEM } });
+    parts.push({ url: 'lawfulBasis', valueCode: code });
   }
   const agreement = d?.reliedOn.agreement;
   if (agreement) {

@@ -20,13 +20,17 @@ export function gateParts(event: AuditEvent): GateParts {
   for (const p of parts) {
     switch (p.url) {
       case 'rule': {
-        const code = sub(p, 'code')?.valueCoding?.code;
+        // valueCode since 2026-11-21; valueCoding in earlier records (audit/gate-extension.ts).
+        const c = sub(p, 'code');
+        const code = c?.valueCode ?? c?.valueCoding?.code;
         if (code) out.rules.push(code);
         break;
       }
-      case 'lawfulBasis':
-        if (p.valueCoding?.code) out.lawfulBasis.push(p.valueCoding.code);
+      case 'lawfulBasis': {
+        const code = p.valueCode ?? p.valueCoding?.code;
+        if (code) out.lawfulBasis.push(code);
         break;
+      }
       case 'agreement': {
         const id = sub(p, 'id')?.valueString;
         const version = sub(p, 'version')?.valueInteger;

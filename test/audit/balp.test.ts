@@ -55,8 +55,9 @@ describe('BALP AuditEvent for an exchange', () => {
   test('carries the gate decision: outcome, rules, every lawful-basis part, agreement', () => {
     const g = gate(search.event);
     expect(parts(g, 'outcome')[0]?.valueCode).toBe('permit');
-    expect(parts(g, 'rule')[0]?.extension?.[0]?.valueCoding).toEqual({ system: 'https://joinedup.org.uk/fhir/CodeSystem/gate-rule', code: 'R3-implied-consent-direct-care' });
-    expect(parts(g, 'lawfulBasis').map((x) => x.valueCoding?.code)).toEqual(['art6-1-e', 'art9-2-h', 'implied-consent', 'hsca-2012-s251b']);
+    // Codes of the gate-rule and lawful-basis CodeSystems, which the extension binds: no system repeated per record.
+    expect(parts(g, 'rule')[0]?.extension?.[0]).toEqual({ url: 'code', valueCode: 'R3-implied-consent-direct-care' });
+    expect(parts(g, 'lawfulBasis').map((x) => x.valueCode)).toEqual(['art6-1-e', 'art9-2-h', 'implied-consent', 'hsca-2012-s251b']);
     expect(parts(g, 'agreement')[0]?.extension?.map((x) => x.valueString ?? x.valueInteger)).toEqual(['isa-north', 2]);
     expect(parts(g, 'justification')).toEqual([]); // not an override: the declared justification is not kept
   });
