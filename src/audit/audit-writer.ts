@@ -1,6 +1,6 @@
 import type { Database, SqlClient } from '../db/sql-client.ts';
 import { statementName } from '../db/sql-client.ts';
-import { canonicalJson } from './canonical.ts';
+import { storedEventText } from './balp.ts';
 import { GENESIS_HASH, hashHeader } from './hash-chain.ts';
 import type { AuditColumns, AuditRecordInput } from './types.ts';
 
@@ -99,7 +99,7 @@ async function appendChunk(sql: SqlClient, records: readonly AuditRecordInput[])
     const c = columnsOf(record);
     HEADER_ARRAYS.forEach(([name], i) => cols[i]!.push(c[name]));
     headers.push(packable(hashHeader(c)));
-    contents.push(packable(canonicalJson(record.event)));
+    contents.push(packable(storedEventText(record)));
   }
   let r: { rows: { seqs: (number | string)[] | null }[] };
   try {

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditEventAgent, AuditEventEntity } from '@medplum/fhirtypes';
+import type { AuditEvent } from '@medplum/fhirtypes';
 import { PURPOSES } from '../auth/purposes.ts';
 import type { Decision } from '../gate/types.ts';
 import type { Actor } from '../request-context.ts';
@@ -23,7 +23,8 @@ import {
   X_REQUEST_ID,
 } from './balp-codes.ts';
 import type { RestInteraction } from './balp-codes.ts';
-import { gateDecisionExtension } from './gate-extension.ts';
+import { canonicalJson, jsonString as q } from './canonical.ts';
+import { gateDecisionExtensionJson } from './gate-extension.ts';
 import { redactQuery } from './query-redaction.ts';
 import type { AuditOutcome, AuditOverride, AuditRecordInput } from './types.ts';
 
@@ -57,43 +58,83 @@ const OUTCOME_CODE: Record<AuditOutcome, '0' | '4' | '8'> = { permit: '0', 'perm
  * and users, and references to resources: never a name, an NHS number, an
  * address or any resource content (the actor's user name is deliberately
  * left out, and the query is redacted).
+ *
+ * Every audited exchange pays for this, so the event is written directly as
+ * canonical JSON text (keys sorted at every depth, no whitespace;
+ * canonical.ts) from fixed pieces and JSON strings: no object is built,
+ * checked for key order or stringified (docs/performance.md, audited reads,
+ * sixth pass). The record's `event` parses that text when something asks
+ * for the object (tests, tools); the writer stores the text as is
+ * (storedEventText).
+ * test/audit/balp.test.ts checks every shape against the canonical writer
+ * and the FHIR validator.
  */
 export function buildExchangeAuditRecord(input: ExchangeAuditInput): AuditRecordInput {
   const action = ACTION_OF[input.interaction];
   const override = input.override ?? overrideOf(input.decision, input.outcome);
   const a = input.actor;
-  // Keys in sorted order at every depth, so canonicalJson only checks the
-  // event instead of copying it (canonical.ts; test/audit/balp.test.ts).
-  const event: AuditEvent = {
-    action,
-    agent: agents(a, action),
-    entity: entities(input),
-    extension: [gateDecisionExtension({ decision: input.decision, justification: override ? a?.justification : undefined, outcome: input.outcome, override })],
-    meta: { profile: [balpProfile(action, input.patientId !== undefined)] },
-    outcome: OUTCOME_CODE[input.outcome],
-    outcomeDesc: outcomeDescription(input),
-    purposeOfEvent: a ? [{ coding: [{ code: a.purposeOfUse, system: PURPOSES[a.purposeOfUse].system }] }] : undefined,
-    recorded: input.recorded.toISOString(),
-    resourceType: 'AuditEvent',
-    source: { observer: GATEWAY_OBSERVER, type: [SOURCE_APP_SERVER] },
-    subtype: [{ code: input.interaction, system: RESTFUL_INTERACTION }],
-    type: REST_TYPE,
+  const desc = outcomeDescription(input);
+  const extension = gateDecisionExtensionJson({ decision: input.decision, justification: override ? a?.justification : undefined, outcome: input.outcome, override });
+  let text =
+    `{"action":${q(action)},"agent":${agents(a, action)},"entity":${entities(input)},"extension":[${extension}]` +
+    `,"meta":{"profile":[${q(balpProfile(action, input.patientId !== undefined))}]},"outcome":${q(OUTCOME_CODE[input.outcome])}`;
+  if (desc !== undefined) text += `,"outcomeDesc":${q(desc)}`;
+  if (a) text += `,"purposeOfEvent":[{"coding":[{"code":${q(a.purposeOfUse)},"system":${q(PURPOSES[a.purposeOfUse].system)}}]}]`;
+  text +=
+    `,"recorded":${q(input.recorded.toISOString())},"resourceType":"AuditEvent","source":${SOURCE}` +
+    `,"subtype":[{"code":${q(input.interaction)},"system":${RESTFUL_INTERACTION_JSON}}],"type":${REST_TYPE_JSON}}`;
+  return withCanonicalEvent(
+    {
+      recorded: input.recorded,
+      patientId: input.patientId,
+      clientId: a?.clientId,
+      orgOds: a?.organisation.ods,
+      userId: a?.user.id,
+      purpose: a?.purposeOfUse,
+      outcome: input.outcome,
+      action,
+      subtype: input.interaction,
+      lawfulBasis: input.decision?.lawfulBasis?.art6,
+      override,
+      reviewState: override ? 'pending' : undefined,
+    },
+    text
+  );
+}
+
+/**
+ * Canonical text of records whose event the builder wrote as text, keyed by
+ * the record object itself: a copy of a record (`{ ...record, event }`) is
+ * not found here and is written from its own `event`, so text and event can
+ * never disagree.
+ */
+const CANONICAL = new WeakMap<AuditRecordInput, string>();
+
+/** The text stored for a record's event: the builder's canonical text, else canonicalJson of the event. */
+export function storedEventText(record: AuditRecordInput): string {
+  return CANONICAL.get(record) ?? canonicalJson(record.event);
+}
+
+/** A record whose event is the given canonical text; `event` parses it on demand, frozen so it cannot drift from the text. */
+function withCanonicalEvent(columns: Omit<AuditRecordInput, 'event'>, canonical: string): AuditRecordInput {
+  let parsed: AuditEvent | undefined;
+  const record: AuditRecordInput = {
+    ...columns,
+    get event(): AuditEvent {
+      parsed ??= deepFreeze(JSON.parse(canonical) as AuditEvent);
+      return parsed;
+    },
   };
-  return {
-    recorded: input.recorded,
-    patientId: input.patientId,
-    clientId: a?.clientId,
-    orgOds: a?.organisation.ods,
-    userId: a?.user.id,
-    purpose: a?.purposeOfUse,
-    outcome: input.outcome,
-    action,
-    subtype: input.interaction,
-    lawfulBasis: input.decision?.lawfulBasis?.art6,
-    override,
-    reviewState: override ? 'pending' : undefined,
-    event,
-  };
+  CANONICAL.set(record, canonical);
+  return record;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** An override is what the deciding rule permitted on: break-glass (R9) or a safeguarding purpose (R5). */
@@ -111,43 +152,45 @@ function outcomeDescription(input: ExchangeAuditInput): string | undefined {
   return input.outcome === 'deny' ? (input.decision?.explanation ?? 'Refused by the gate.') : undefined;
 }
 
-function agents(a: Actor | undefined, action: string): AuditEventAgent[] {
-  if (!a) {
-    // open-development mode: no verified caller to name.
-    return [{ requestor: true, type: { coding: [APPLICATION_AGENT] }, who: { display: 'unauthenticated (open-development mode)' } }];
-  }
+// The fixed pieces, written once by the canonical writer from the codes in balp-codes.ts.
+const APPLICATION_TYPE = canonicalJson({ coding: [APPLICATION_AGENT] });
+const SOURCE = canonicalJson({ observer: GATEWAY_OBSERVER, type: [SOURCE_APP_SERVER] });
+const REST_TYPE_JSON = canonicalJson(REST_TYPE);
+const RESTFUL_INTERACTION_JSON = q(RESTFUL_INTERACTION);
+const UNAUTHENTICATED_AGENTS = canonicalJson([{ requestor: true, type: { coding: [APPLICATION_AGENT] }, who: { display: 'unauthenticated (open-development mode)' } }]);
+const PERSON_ENTITY = `"role":${canonicalJson(ROLE_PATIENT)},"type":${canonicalJson(ENTITY_PERSON)}`;
+const RESOURCE_ENTITY = `"role":${canonicalJson(ROLE_DOMAIN_RESOURCE)},"type":${canonicalJson(ENTITY_SYSTEM_OBJECT)}`;
+const QUERY_ENTITY = `"role":${canonicalJson(ROLE_QUERY)},"type":${canonicalJson(ENTITY_SYSTEM_OBJECT)}`;
+const REQUEST_ID_TYPE = canonicalJson(X_REQUEST_ID);
+const CLIENT_ID = q(CLIENT_ID_SYSTEM);
+const USER_ID = q(USER_ID_SYSTEM);
+const ODS = q(ODS_SYSTEM);
+const SDS_ROLE = q(SDS_JOB_ROLE_SYSTEM);
+const PARTICIPATION = q(PARTICIPATION_TYPE);
+
+function agents(a: Actor | undefined, action: string): string {
+  // open-development mode: no verified caller to name.
+  if (!a) return UNAUTHENTICATED_AGENTS;
   // IRCP information recipient, AUT author (originator).
   const userType = action === 'R' || action === 'E' ? 'IRCP' : 'AUT';
-  return [
-    { requestor: false, type: { coding: [APPLICATION_AGENT] }, who: { identifier: { system: CLIENT_ID_SYSTEM, value: a.clientId } } },
-    {
-      // BALP ties the event to the OAuth token that carried it through agent.policy.
-      policy: [a.tokenId],
-      requestor: true,
-      role: [{ coding: [{ code: a.user.role, system: SDS_JOB_ROLE_SYSTEM }] }],
-      type: { coding: [{ code: userType, system: PARTICIPATION_TYPE }] },
-      who: { identifier: { system: USER_ID_SYSTEM, value: a.user.id } },
-    },
-    {
-      requestor: false,
-      type: { coding: [{ code: 'PRF', system: PARTICIPATION_TYPE }], text: 'requesting organisation' },
-      who: { identifier: { system: ODS_SYSTEM, value: a.organisation.ods } },
-    },
-  ];
+  return (
+    `[{"requestor":false,"type":${APPLICATION_TYPE},"who":{"identifier":{"system":${CLIENT_ID},"value":${q(a.clientId)}}}}` +
+    // BALP ties the event to the OAuth token that carried it through agent.policy.
+    `,{"policy":[${q(a.tokenId)}],"requestor":true,"role":[{"coding":[{"code":${q(a.user.role)},"system":${SDS_ROLE}}]}]` +
+    `,"type":{"coding":[{"code":"${userType}","system":${PARTICIPATION}}]},"who":{"identifier":{"system":${USER_ID},"value":${q(a.user.id)}}}}` +
+    `,{"requestor":false,"type":{"coding":[{"code":"PRF","system":${PARTICIPATION}}],"text":"requesting organisation"}` +
+    `,"who":{"identifier":{"system":${ODS},"value":${q(a.organisation.ods)}}}}]`
+  );
 }
 
-function entities(input: ExchangeAuditInput): AuditEventEntity[] {
-  const out: AuditEventEntity[] = [{ type: X_REQUEST_ID, what: { identifier: { value: input.requestId } } }];
-  if (input.patientId) {
-    out.push({ role: ROLE_PATIENT, type: ENTITY_PERSON, what: { reference: `Patient/${input.patientId}` } });
-  }
-  for (const ref of input.resources ?? []) {
-    out.push({ role: ROLE_DOMAIN_RESOURCE, type: ENTITY_SYSTEM_OBJECT, what: { reference: ref } });
-  }
+function entities(input: ExchangeAuditInput): string {
+  let out = `[{"type":${REQUEST_ID_TYPE},"what":{"identifier":{"value":${q(input.requestId)}}}}`;
+  if (input.patientId) out += `,{${PERSON_ENTITY},"what":{"reference":${q(`Patient/${input.patientId}`)}}}`;
+  for (const ref of input.resources ?? []) out += `,{${RESOURCE_ENTITY},"what":{"reference":${q(ref)}}}`;
   if (input.query !== undefined || input.operation) {
-    const q = redactQuery(input.query ?? '');
-    const text = input.operation ? `${input.operation}${q ? `?${q}` : ''}` : q;
-    out.push({ query: Buffer.from(text, 'utf8').toString('base64'), role: ROLE_QUERY, type: ENTITY_SYSTEM_OBJECT });
+    const redacted = redactQuery(input.query ?? '');
+    const text = input.operation ? `${input.operation}${redacted ? `?${redacted}` : ''}` : redacted;
+    out += `,{"query":${q(Buffer.from(text, 'utf8').toString('base64'))},${QUERY_ENTITY}}`;
   }
-  return out;
+  return `${out}]`;
 }

@@ -163,3 +163,20 @@ function write(value: unknown, out: string[]): void {
   });
   out.push('}');
 }
+
+/**
+ * Pieces for writing canonical JSON directly as text (balp.ts,
+ * gate-extension.ts): a string as JSON.stringify writes it, which is how
+ * canonical JSON writes strings; refused if it is not one, rather than
+ * written as the invalid `undefined`.
+ */
+export function jsonString(s: string): string {
+  if (typeof s !== 'string') throw new TypeError('canonical JSON text: a string was expected');
+  return JSON.stringify(s);
+}
+
+/** An integer as canonical JSON writes it; anything else is refused rather than written as null. */
+export function jsonInteger(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new TypeError('canonical JSON text: an integer was expected');
+  return String(n);
+}

@@ -1,6 +1,7 @@
 import type { Extension } from '@medplum/fhirtypes';
 import type { Decision, LawfulBasis } from '../gate/types.ts';
 import { GATE_DECISION_URL } from './balp-codes.ts';
+import { jsonInteger as int, jsonString as q } from './canonical.ts';
 import type { AuditOutcome, AuditOverride } from './types.ts';
 
 export interface GateExtensionInput {
@@ -16,8 +17,13 @@ export interface GateExtensionInput {
  * the implementer): outcome, every rule that fired (the deciding one first),
  * each part of the lawful basis, the agreement and consent relied on, the
  * override and its justification, and the plain-English explanation (which
- * the gate guarantees holds no personal data). Keys in sorted order, as
- * the event around it (balp.ts).
+ * the gate guarantees holds no personal data).
+ *
+ * Written directly as canonical JSON text (keys sorted, no whitespace;
+ * canonical.ts): every audited exchange carries it, and text built from
+ * fixed pieces costs a fraction of building an object, checking its key
+ * order and stringifying it (docs/performance.md, audited reads, sixth pass).
+ * test/audit/balp.test.ts checks every shape against the canonical writer.
  *
  * Rule and lawful-basis codes are valueCode: the extension's definition
  * binds each to one code system (GATE_RULE_SYSTEM, LAWFUL_BASIS_SYSTEM), so
@@ -26,37 +32,28 @@ export interface GateExtensionInput {
  * accept both (src/ig/event-parts.ts), and the stored text, hence every
  * hash, is never rewritten.
  */
-export function gateDecisionExtension(input: GateExtensionInput): Extension {
-  const parts: Extension[] = [{ url: 'outcome', valueCode: input.outcome }];
+export function gateDecisionExtensionJson(input: GateExtensionInput): string {
   const d = input.decision;
+  let parts = `{"url":"outcome","valueCode":${q(input.outcome)}}`;
   for (const r of d?.rules ?? []) {
-    parts.push({
-      extension: [
-        { url: 'code', valueCode: r.rule },
-        { url: 'effect', valueCode: r.effect },
-      ],
-      url: 'rule',
-    });
+    parts += `,{"extension":[{"url":"code","valueCode":${q(r.rule)}},{"url":"effect","valueCode":${q(r.effect)}}],"url":"rule"}`;
   }
-  for (const code of lawfulBasisCodes(d?.lawfulBasis)) {
-    parts.push({ url: 'lawfulBasis', valueCode: code });
-  }
+  for (const code of lawfulBasisCodes(d?.lawfulBasis)) parts += `,{"url":"lawfulBasis","valueCode":${q(code)}}`;
   const agreement = d?.reliedOn.agreement;
   if (agreement) {
-    parts.push({
-      extension: [
-        { url: 'id', valueString: agreement.id },
-        { url: 'version', valueInteger: agreement.version },
-      ],
-      url: 'agreement',
-    });
+    parts += `,{"extension":[{"url":"id","valueString":${q(agreement.id)}},{"url":"version","valueInteger":${int(agreement.version)}}],"url":"agreement"}`;
   }
-  if (d?.reliedOn.consent) parts.push({ url: 'consent', valueReference: { reference: d.reliedOn.consent } });
-  for (const o of d?.obligations ?? []) parts.push({ url: 'obligation', valueCode: o });
-  if (input.override) parts.push({ url: 'override', valueCode: input.override });
-  if (input.justification) parts.push({ url: 'justification', valueString: input.justification });
-  if (d?.explanation) parts.push({ url: 'explanation', valueString: d.explanation });
-  return { extension: parts, url: GATE_DECISION_URL };
+  if (d?.reliedOn.consent) parts += `,{"url":"consent","valueReference":{"reference":${q(d.reliedOn.consent)}}}`;
+  for (const o of d?.obligations ?? []) parts += `,{"url":"obligation","valueCode":${q(o)}}`;
+  if (input.override) parts += `,{"url":"override","valueCode":${q(input.override)}}`;
+  if (input.justification) parts += `,{"url":"justification","valueString":${q(input.justification)}}`;
+  if (d?.explanation) parts += `,{"url":"explanation","valueString":${q(d.explanation)}}`;
+  return `{"extension":[${parts}],"url":${GATE_DECISION_URL_JSON}}`;
+}
+
+/** The same extension as an object, for events built as objects (security-event.ts). */
+export function gateDecisionExtension(input: GateExtensionInput): Extension {
+  return JSON.parse(gateDecisionExtensionJson(input)) as Extension;
 }
 
 /** Every part of a lawful basis, Art 6 first. */
@@ -64,3 +61,5 @@ export function lawfulBasisCodes(b: LawfulBasis | undefined): string[] {
   if (!b) return [];
   return [b.art6, b.art9, b.dpaSchedule1, b.commonLaw, b.statutoryGateway].filter((c): c is NonNullable<typeof c> => c !== undefined);
 }
+
+const GATE_DECISION_URL_JSON = JSON.stringify(GATE_DECISION_URL);

@@ -27,6 +27,7 @@ export interface AuditRecordInput {
   reviewState?: ReviewState;
   /** On a review record: the seq of the override it reviews. */
   reviewsSeq?: number;
+  /** Stored as canonical JSON (audit-writer.ts; balp.ts writes exchange events as that text directly). */
   event: AuditEvent;
 }
 

@@ -1,8 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { AuditEvent, Extension } from '@medplum/fhirtypes';
-import { buildExchangeAuditRecord } from '../../src/audit/balp.ts';
+import { buildExchangeAuditRecord, storedEventText } from '../../src/audit/balp.ts';
 import { GATE_DECISION_URL } from '../../src/audit/balp-codes.ts';
-import { canonicalJson, canonicalJsonByParts, inCanonicalOrder } from '../../src/audit/canonical.ts';
+import { canonicalJson, canonicalJsonByParts } from '../../src/audit/canonical.ts';
+import { REST_INTERACTIONS } from '../../src/audit/balp-codes.ts';
 import { buildOverrideReviewRecord } from '../../src/audit/review.ts';
 import { buildTokenFailureRecord } from '../../src/audit/security-event.ts';
 import type { Decision } from '../../src/gate/types.ts';
@@ -111,27 +113,101 @@ describe('BALP AuditEvent for an exchange', () => {
     expect(issues).toEqual([]);
   });
 
-  test('is built in canonical key order, so storing it needs no sorted copy', () => {
-    // Performance, not correctness: canonicalJson copies whatever is out of order (canonical.test.ts).
+  test('is written as canonical JSON text, the same text the canonical writer gives its parsed value', () => {
     const deny: Decision = { outcome: 'deny', rules: [{ rule: 'R12-default-deny', effect: 'deny', reason: 'no basis', sources: [] }], reliedOn: {}, obligations: ['flag-for-review'], explanation: 'No lawful basis found.' };
     const base = { recorded: new Date(), requestId: 'r', patientId: 'p1', resources: ['Patient/p1'] };
-    const events = [
-      search.event,
-      buildExchangeAuditRecord({ ...base, actor: sampleActor(), interaction: 'read', outcome: 'deny', decision: deny }).event,
-      buildExchangeAuditRecord({ ...base, actor: sampleActor(), interaction: 'create', outcome: 'permit', decision: { ...PERMIT, reliedOn: { ...PERMIT.reliedOn, consent: 'Consent/c1' } } }).event,
-      buildExchangeAuditRecord({ ...base, interaction: 'operation', operation: '$everything', query: '_count=5', outcome: 'error' }).event,
+    const records = [
+      search,
+      buildExchangeAuditRecord({ ...base, actor: sampleActor(), interaction: 'read', outcome: 'deny', decision: deny }),
+      buildExchangeAuditRecord({ ...base, actor: sampleActor(), interaction: 'create', outcome: 'permit', decision: { ...PERMIT, reliedOn: { ...PERMIT.reliedOn, consent: 'Consent/c1' } } }),
+      buildExchangeAuditRecord({ ...base, interaction: 'operation', operation: '$everything', query: '_count=5', outcome: 'error' }),
       buildExchangeAuditRecord({
         ...base,
         actor: sampleActor({ justification: 'collapsed in clinic' }),
         interaction: 'read',
         outcome: 'permit',
         decision: { ...PERMIT, rules: [{ rule: 'R9-break-glass', effect: 'permit', reason: 'emergency', sources: [] }] },
-      }).event,
+      }),
     ];
-    for (const event of events) {
-      expect(inCanonicalOrder(event)).toBe(true);
-      expect(canonicalJson(event)).toBe(canonicalJsonByParts(event));
+    for (const r of records) {
+      const text = storedEventText(r);
+      expect(text).toBe(canonicalJsonByParts(JSON.parse(text)));
+      expect(text).toBe(canonicalJson(r.event));
     }
+    // A copy with its own event is stored from that event, never from the original's text.
+    const copy = { ...search, event: { ...search.event, outcomeDesc: 'changed' } };
+    expect(storedEventText(copy)).toBe(canonicalJson(copy.event));
+    expect(() => {
+      (search.event as { outcome: string }).outcome = '8';
+    }).toThrow(TypeError);
+  });
+
+  test('stays canonical JSON whatever text its inputs hold (quotes, escapes, unicode, control characters)', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 12 });
+    const input = fc.record(
+      {
+        requestId: text,
+        patientId: fc.option(text, { nil: undefined }),
+        resources: fc.array(text, { maxLength: 3 }),
+        query: fc.option(text, { nil: undefined }),
+        operation: fc.option(fc.constantFrom('$everything', '$match'), { nil: undefined }),
+        interaction: fc.constantFrom(...REST_INTERACTIONS),
+        outcome: fc.constantFrom('permit', 'deny', 'permit-withheld', 'error' as const),
+        actor: fc.option(fc.record({ clientId: text, ods: text, userId: text, role: text, tokenId: text, justification: fc.option(text, { nil: undefined }) }), { nil: undefined }),
+        decision: fc.option(
+          fc.record({
+            outcome: fc.constantFrom('permit', 'deny' as const),
+            rule: fc.constantFrom('R9-break-glass', 'R5-safeguarding', 'R3-implied-consent-direct-care' as const),
+            consent: fc.option(text, { nil: undefined }),
+            agreement: fc.option(fc.record({ id: text, version: fc.nat() }), { nil: undefined }),
+            explanation: text,
+          }),
+          { nil: undefined }
+        ),
+        ms: fc.integer({ min: 0, max: 4102444800000 }),
+      },
+      { requiredKeys: ['requestId', 'resources', 'interaction', 'outcome', 'ms'] }
+    );
+    fc.assert(
+      fc.property(input, (i) => {
+        const record = buildExchangeAuditRecord({
+          recorded: new Date(i.ms),
+          requestId: i.requestId,
+          ...(i.patientId !== undefined ? { patientId: i.patientId } : {}),
+          resources: i.resources,
+          ...(i.query !== undefined ? { query: i.query } : {}),
+          ...(i.operation ? { operation: i.operation } : {}),
+          interaction: i.interaction,
+          outcome: i.outcome,
+          ...(i.actor
+            ? {
+                actor: sampleActor({
+                  clientId: i.actor.clientId,
+                  organisation: { ods: i.actor.ods, name: 'x', kind: 'gp-practice' },
+                  user: { id: i.actor.userId, role: i.actor.role },
+                  tokenId: i.actor.tokenId,
+                  ...(i.actor.justification !== undefined ? { justification: i.actor.justification } : {}),
+                }),
+              }
+            : {}),
+          ...(i.decision
+            ? {
+                decision: {
+                  outcome: i.decision.outcome,
+                  rules: [{ rule: i.decision.rule, effect: i.decision.outcome, reason: '', sources: [] }],
+                  lawfulBasis: PERMIT.lawfulBasis,
+                  reliedOn: { ...(i.decision.consent !== undefined ? { consent: i.decision.consent } : {}), ...(i.decision.agreement ? { agreement: i.decision.agreement } : {}) },
+                  obligations: ['flag-for-review'],
+                  explanation: i.decision.explanation,
+                },
+              }
+            : {}),
+        });
+        const stored = storedEventText(record);
+        expect(stored).toBe(canonicalJsonByParts(JSON.parse(stored)));
+      }),
+      { numRuns: 300 }
+    );
   });
 });
 
