@@ -68,7 +68,7 @@ async function main(): Promise<number> {
     log(`loaded ${loaded.resources} resources in ${loaded.seconds.toFixed(1)} s: ${(loaded.resources / loaded.seconds).toFixed(0)} resources/s (transaction Bundles of 100, one at a time)`);
     for (const t of TABLES) await adminQuery(schema.url, `ANALYZE ${schema.name}.${t}`);
 
-    const baseline = await startService('baseline', 'bench/baseline-server.ts', { PORT: '0', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL });
+    const baseline = await startService('baseline', 'bench/bare-read-server.ts', { PORT: '0', DATABASE_URL: schema.url, DB_POOL_SIZE: POOL });
     services.push(baseline);
 
     const ps = loaded.patients;
