@@ -85,7 +85,10 @@ describe.each(backends())('facts after a create, in memory ($name)', (backend) =
           patientsChecked++;
           continue;
         }
+        const untouched = structuredClone(before);
         const inMemory = factsAfterCreate(before, r, COUNCIL);
+        // The facts it started from (the shared cache's) are left as they were.
+        expect(before).toEqual(untouched);
         expect(labels.patientId).toBe(patientId);
         expect(normal(inMemory), `${r.resourceType}/${r.id}`).toEqual(normal(after));
         checked++;

@@ -89,11 +89,24 @@ export function emptyFacts(patientId: string): PersonFacts {
  */
 export function factsAfterCreate(before: PersonFacts, resource: Resource, controller: string | undefined, optedOut?: ReadonlySet<string>): PersonFacts | undefined {
   if (resource.resourceType === 'Patient' && !optedOut) return undefined;
-  const facts = structuredClone(before);
+  const facts = copyForApply(before);
   if (FACT_TYPES.includes(resource.resourceType)) applyResource(facts, resource, controller ?? null);
   if (resource.resourceType === 'Patient' && nhsNumbersOf(resource as Patient).some((n) => optedOut!.has(n))) facts.nationalDataOptOut = true;
   if (controller && !facts.recordHolders.includes(controller)) facts.recordHolders.push(controller);
   return facts;
+}
+
+/**
+ * A copy `before` survives applyResource on: the lists it pushes to are new
+ * arrays, the facts in them (consents, enquiries, windows) are shared, since
+ * nothing changes a fact once made. Cheaper than structuredClone on every
+ * version an import batch creates (docs/performance.md, council import).
+ */
+function copyForApply(before: PersonFacts): PersonFacts {
+  // Every list, whatever PersonFacts gains later, so a new fact list cannot be shared by mistake.
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(before)) copy[k] = Array.isArray(v) ? [...v] : v;
+  return copy as unknown as PersonFacts;
 }
 
 /** The Patient's NHS numbers as loadPersonFacts matches them against the opt-out list (the indexed identifier values). */
