@@ -27,11 +27,15 @@ const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application
 /**
  * How an import is cut into transactions (docs/decisions/0012-import-batching.md):
  * up to `batch` records per transaction, each in its own savepoint, and
- * `window` batches in flight at once. On PostgreSQL two batches overlap one's
- * database round trips with the other's mapping and validation; PGlite is one
- * connection in this process, so one at a time.
+ * `window` batches in flight at once. On PostgreSQL batches overlap one's
+ * database round trips with another's mapping and validation: once the
+ * gateway needed less CPU per resource than PostgreSQL, two left both idle
+ * between round trips; 100,000 records on a tuned server gave 2,619
+ * resources/s with 2, 3,051 with 3 and 3,227 with 4 (docs/performance.md,
+ * council import, fifth pass). PGlite is one connection in this process, so
+ * one at a time.
  */
-const IMPORT_BATCHING = { postgres: { batch: 50, window: 2 }, pglite: { batch: 50, window: 1 } } as const;
+const IMPORT_BATCHING = { postgres: { batch: 50, window: 4 }, pglite: { batch: 50, window: 1 } } as const;
 
 /** More than this in one request belongs in the NDJSON import, which streams. */
 export const MAX_RECORDS_PER_PUSH = 1000;
