@@ -1,6 +1,6 @@
 import type { Database, SqlClient } from '../db/sql-client.ts';
 import { statementName } from '../db/sql-client.ts';
-import { storedEventText } from './balp.ts';
+import { storedEventText } from './event-text.ts';
 import { GENESIS_HASH, hashHeader } from './hash-chain.ts';
 import type { AuditColumns, AuditRecordInput } from './types.ts';
 

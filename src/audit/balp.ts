@@ -1,4 +1,3 @@
-import type { AuditEvent } from '@medplum/fhirtypes';
 import { PURPOSES } from '../auth/purposes.ts';
 import type { Decision } from '../gate/types.ts';
 import type { Actor } from '../request-context.ts';
@@ -24,6 +23,7 @@ import {
 } from './balp-codes.ts';
 import type { RestInteraction } from './balp-codes.ts';
 import { canonicalJson, jsonString as q } from './canonical.ts';
+import { withCanonicalEvent } from './event-text.ts';
 import { gateDecisionExtensionJson } from './gate-extension.ts';
 import { redactQuery } from './query-redaction.ts';
 import type { AuditOutcome, AuditOverride, AuditRecordInput } from './types.ts';
@@ -100,41 +100,6 @@ export function buildExchangeAuditRecord(input: ExchangeAuditInput): AuditRecord
     },
     text
   );
-}
-
-/**
- * Canonical text of records whose event the builder wrote as text, keyed by
- * the record object itself: a copy of a record (`{ ...record, event }`) is
- * not found here and is written from its own `event`, so text and event can
- * never disagree.
- */
-const CANONICAL = new WeakMap<AuditRecordInput, string>();
-
-/** The text stored for a record's event: the builder's canonical text, else canonicalJson of the event. */
-export function storedEventText(record: AuditRecordInput): string {
-  return CANONICAL.get(record) ?? canonicalJson(record.event);
-}
-
-/** A record whose event is the given canonical text; `event` parses it on demand, frozen so it cannot drift from the text. */
-function withCanonicalEvent(columns: Omit<AuditRecordInput, 'event'>, canonical: string): AuditRecordInput {
-  let parsed: AuditEvent | undefined;
-  const record: AuditRecordInput = {
-    ...columns,
-    get event(): AuditEvent {
-      parsed ??= deepFreeze(JSON.parse(canonical) as AuditEvent);
-      return parsed;
-    },
-  };
-  CANONICAL.set(record, canonical);
-  return record;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** An override is what the deciding rule permitted on: break-glass (R9) or a safeguarding purpose (R5). */

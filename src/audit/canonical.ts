@@ -7,11 +7,12 @@
  * the way JCS does.
  */
 export function canonicalJson(value: unknown): string {
-  // Fastest path (every audited exchange pays this): a value already in
-  // canonical order, as buildExchangeAuditRecord makes it, is checked, not
-  // copied, and written by one native JSON.stringify. Checking allocates
-  // nothing but key lists, so it costs a fraction of a copy and the garbage
-  // it leaves (docs/performance.md, audited reads, fifth pass).
+  // Fastest path: a value already in canonical order (the codes of
+  // balp-codes.ts, an exchange's event parsed back from its canonical text)
+  // is checked, not copied, and written by one native JSON.stringify.
+  // Checking allocates nothing but key lists, so it costs a fraction of a
+  // copy and the garbage it leaves (docs/performance.md, audited reads, fifth
+  // pass). Exchange events themselves are written as text (balp.ts).
   if (inCanonicalOrder(value)) return JSON.stringify(value);
   // Fast path: copy with keys sorted, then one native JSON.stringify, ~2x
   // faster than writing piece by piece. Not for keys starting with a digit

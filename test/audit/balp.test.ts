@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { AuditEvent, Extension } from '@medplum/fhirtypes';
-import { buildExchangeAuditRecord, storedEventText } from '../../src/audit/balp.ts';
+import { buildExchangeAuditRecord } from '../../src/audit/balp.ts';
+import { storedEventText } from '../../src/audit/event-text.ts';
 import { GATE_DECISION_URL } from '../../src/audit/balp-codes.ts';
 import { canonicalJson, canonicalJsonByParts } from '../../src/audit/canonical.ts';
 import { REST_INTERACTIONS } from '../../src/audit/balp-codes.ts';

@@ -705,8 +705,9 @@ export class PgRepository extends FhirRepository {
 
 const CURRENT_SQL = `SELECT resource_type, id, version_id, deleted, content, patient_id, data_class, controller, third_party
   FROM resource WHERE resource_type = $1 AND id = $2`;
-const CURRENT = [CURRENT_SQL, statementName('current', CURRENT_SQL)] as const;
-const CURRENT_FOR_UPDATE = [`${CURRENT_SQL} FOR UPDATE`, statementName('current', `${CURRENT_SQL} FOR UPDATE`)] as const;
+const named = (text: string) => [text, statementName('current', text)] as const;
+const CURRENT = named(CURRENT_SQL);
+const CURRENT_FOR_UPDATE = named(`${CURRENT_SQL} FOR UPDATE`);
 
 function checkType(resourceType: string): void {
   if (!isSupportedResourceType(resourceType)) {
