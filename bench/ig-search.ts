@@ -3,14 +3,15 @@
  *
  * 1. A fresh schema on BENCH_DATABASE_URL (else postgresql://postgres@127.0.0.1:5432/test),
  *    migrated, then BENCH_IG_EVENTS (1,000,000) synthetic audit rows inserted
- *    by ONE generate_series INSERT: realistic BALP content (~1.3 KB, built by
- *    buildExchangeAuditRecord), 50,000 patients, 200 organisations, 5,000
+ *    by ONE generate_series INSERT: realistic content (an exchange's facts as
+ *    buildExchangeAuditRecord stores them, ~0.7 kB), 50,000 patients, 200 organisations, 5,000
  *    users, 90 days, 10% denials, one break-glass override per 2,000 events
  *    (half of them reviewed). The hashes are filler: the chain does NOT
  *    verify, which a search benchmark does not need (bench:audit measures
  *    verify). Then ANALYZE.
  * 2. In-process, against the IG query functions the API calls (src/ig), with
- *    _count 50: by patient; by organisation + a 7-day range; the pending
+ *    _count 50, each search page also rendered as the API's Bundle (every
+ *    AuditEvent rendered from its facts): by patient; by organisation + a 7-day range; the pending
  *    review queue; outcome=deny over the last 7 days; page 2 of an
  *    organisation's search (cursor); override=break-glass over all time;
  *    by user, purpose=BTG and lawful-basis=art6-1-d over all time (rare
@@ -23,12 +24,13 @@
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { buildExchangeAuditRecord } from '../src/audit/balp.ts';
-import { canonicalJson } from '../src/audit/canonical.ts';
+import { storedEventText } from '../src/audit/event-text.ts';
 import { migrate } from '../src/db/migrations.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import type { Database } from '../src/db/sql-client.ts';
 import { parseQueueQuery, reviewQueue } from '../src/ig/reviews.ts';
 import { searchAuditRows } from '../src/ig/audit-query.ts';
+import { searchBundle } from '../src/ig/audit-bundle.ts';
 import type { AuditFilters } from '../src/ig/audit-filters.ts';
 import { createBenchSchema } from './schema.ts';
 
@@ -67,7 +69,8 @@ function contentTemplate(): string {
       explanation: 'Direct care under the Midshire agreement.',
     } as never,
   });
-  return canonicalJson(record.event);
+  // As an exchange's record stores it: its facts (src/audit/exchange-facts.ts).
+  return storedEventText(record);
 }
 
 async function load(db: Database): Promise<void> {
@@ -113,7 +116,11 @@ async function missingIndexes(db: Database): Promise<(typeof PROPOSED_INDEXES)[n
 
 /** Searches on user, a rare purpose and a rare lawful basis, over all time. */
 async function rareValueSearches(db: Database, label: 'with' | 'without') {
-  const search = (f: AuditFilters) => searchAuditRows(db, f, 50);
+  const search = async (f: AuditFilters) => {
+    const rows = await searchAuditRows(db, f, 50);
+    searchBundle(rows, 'http://localhost', {}, 50);
+    return rows;
+  };
   const note = (label === 'without' && (await missingIndexes(db)).length ? ' [v5 indexes]' : ' [+ proposed]');
   return [
     await measure(`by user${note}`, () => search({ user: `u${pick(USERS)}` })),
@@ -157,7 +164,12 @@ async function main(): Promise<void> {
   try {
     await migrate(db);
     await load(db);
-    const search = (f: AuditFilters, cursor?: number) => searchAuditRows(db, f, 50, cursor);
+    // As the API answers: the rows, then the searchset Bundle with each AuditEvent rendered from its facts.
+    const search = async (f: AuditFilters, cursor?: number) => {
+      const rows = await searchAuditRows(db, f, 50, cursor);
+      searchBundle(rows, 'http://localhost', {}, 50);
+      return rows;
+    };
     const maxSeq = Number((await db.query<{ m: string }>('SELECT max(seq) AS m FROM audit_event')).rows[0]!.m);
     const results = [
       await measure('baseline: SELECT ... WHERE seq = $1', () => db.query('SELECT seq, content, hash FROM audit_event WHERE seq = $1', [1 + pick(maxSeq)])),

@@ -4,8 +4,8 @@ import type { Coding } from '@medplum/fhirtypes';
  * Code systems and codes the BALP shapes use (IHE ITI Basic Audit Log
  * Patterns 1.1, on FHIR R4 AuditEvent), and our own where none exists.
  * Objects are written with their keys in sorted order, so canonicalJson
- * checks them instead of copying (canonical.ts) when balp.ts turns them into
- * the fixed pieces of its event text.
+ * checks them instead of copying (canonical.ts) when balp-render.ts turns
+ * them into the fixed pieces of its event text.
  * Codings carry system and code only: every one is from a published code
  * system that defines its display, and an exchange's record is written for
  * every read, so its bytes are paid in hashing, WAL and storage each time

@@ -8,11 +8,12 @@
  */
 export function canonicalJson(value: unknown): string {
   // Fastest path: a value already in canonical order (the codes of
-  // balp-codes.ts, an exchange's event parsed back from its canonical text)
+  // balp-codes.ts, an event parsed back from its canonical text)
   // is checked, not copied, and written by one native JSON.stringify.
   // Checking allocates nothing but key lists, so it costs a fraction of a
   // copy and the garbage it leaves (docs/performance.md, audited reads, fifth
-  // pass). Exchange events themselves are written as text (balp.ts).
+  // pass). Exchanges' facts and rendered events are written as text
+  // (exchange-facts.ts, balp-render.ts).
   if (inCanonicalOrder(value)) return JSON.stringify(value);
   // Fast path: copy with keys sorted, then one native JSON.stringify, ~2x
   // faster than writing piece by piece. Not for keys starting with a digit
@@ -166,7 +167,7 @@ function write(value: unknown, out: string[]): void {
 }
 
 /**
- * Pieces for writing canonical JSON directly as text (balp.ts,
+ * Pieces for writing canonical JSON directly as text (exchange-facts.ts, balp-render.ts,
  * gate-extension.ts): a string as JSON.stringify writes it, which is how
  * canonical JSON writes strings; refused if it is not one, rather than
  * written as the invalid `undefined`.

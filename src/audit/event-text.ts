@@ -1,31 +1,36 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { canonicalJson } from './canonical.ts';
+import { auditEventOf } from './stored-event.ts';
 import type { AuditRecordInput } from './types.ts';
 
 /**
- * Canonical text of records whose event a builder wrote as text (balp.ts),
- * keyed by the record object itself: a copy of a record (`{ ...record,
- * event }`) is not found here and is written from its own `event`, so text
- * and event can never disagree.
+ * Stored text of records a builder wrote as text (balp.ts: an exchange's
+ * facts), keyed by the record object itself: a copy of a record (`{
+ * ...record, event }`) is not found here and is written from its own
+ * `event`, so text and event can never disagree.
  */
-const CANONICAL = new WeakMap<AuditRecordInput, string>();
+const STORED = new WeakMap<AuditRecordInput, string>();
 
-/** The text stored for a record's event (audit-writer.ts): the builder's canonical text, else canonicalJson of the event. */
+/** The text stored for a record (audit-writer.ts): the builder's text, else canonicalJson of the event. */
 export function storedEventText(record: AuditRecordInput): string {
-  return CANONICAL.get(record) ?? canonicalJson(record.event);
+  return STORED.get(record) ?? canonicalJson(record.event);
 }
 
-/** A record whose event is the given canonical text; `event` parses it on demand, frozen so it cannot drift from the text. */
-export function withCanonicalEvent(columns: Omit<AuditRecordInput, 'event'>, canonical: string): AuditRecordInput {
+/**
+ * A record stored as the given canonical text (an exchange's facts, or an
+ * event); `event` is read from that text on demand (auditEventOf), frozen so
+ * it cannot drift from it.
+ */
+export function withStoredText(columns: Omit<AuditRecordInput, 'event'>, stored: string): AuditRecordInput {
   let parsed: AuditEvent | undefined;
   const record: AuditRecordInput = {
     ...columns,
     get event(): AuditEvent {
-      parsed ??= deepFreeze(JSON.parse(canonical) as AuditEvent);
+      parsed ??= deepFreeze(auditEventOf(stored));
       return parsed;
     },
   };
-  CANONICAL.set(record, canonical);
+  STORED.set(record, stored);
   return record;
 }
 

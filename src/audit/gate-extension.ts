@@ -1,12 +1,13 @@
 import type { Extension } from '@medplum/fhirtypes';
-import type { Decision, LawfulBasis } from '../gate/types.ts';
 import { GATE_DECISION_URL } from './balp-codes.ts';
 import { jsonInteger as int, jsonString as q } from './canonical.ts';
+import type { DecisionFacts } from './exchange-facts.ts';
 import type { AuditOutcome, AuditOverride } from './types.ts';
 
 export interface GateExtensionInput {
   outcome: AuditOutcome;
-  decision?: Decision;
+  /** The gate's decision as an exchange's audit stores it (exchange-facts.ts). */
+  decision?: DecisionFacts;
   override?: AuditOverride;
   /** Break-glass or safeguarding justification as the user declared it: shown to IG only. */
   justification?: string;
@@ -35,15 +36,15 @@ export interface GateExtensionInput {
 export function gateDecisionExtensionJson(input: GateExtensionInput): string {
   const d = input.decision;
   let parts = `{"url":"outcome","valueCode":${q(input.outcome)}}`;
-  for (const r of d?.rules ?? []) {
-    parts += `,{"extension":[{"url":"code","valueCode":${q(r.rule)}},{"url":"effect","valueCode":${q(r.effect)}}],"url":"rule"}`;
+  for (const [rule, effect] of d?.rules ?? []) {
+    parts += `,{"extension":[{"url":"code","valueCode":${q(rule)}},{"url":"effect","valueCode":${q(effect)}}],"url":"rule"}`;
   }
-  for (const code of lawfulBasisCodes(d?.lawfulBasis)) parts += `,{"url":"lawfulBasis","valueCode":${q(code)}}`;
-  const agreement = d?.reliedOn.agreement;
+  for (const code of d?.lawfulBasis ?? []) parts += `,{"url":"lawfulBasis","valueCode":${q(code)}}`;
+  const agreement = d?.agreement;
   if (agreement) {
     parts += `,{"extension":[{"url":"id","valueString":${q(agreement.id)}},{"url":"version","valueInteger":${int(agreement.version)}}],"url":"agreement"}`;
   }
-  if (d?.reliedOn.consent) parts += `,{"url":"consent","valueReference":{"reference":${q(d.reliedOn.consent)}}}`;
+  if (d?.consent) parts += `,{"url":"consent","valueReference":{"reference":${q(d.consent)}}}`;
   for (const o of d?.obligations ?? []) parts += `,{"url":"obligation","valueCode":${q(o)}}`;
   if (input.override) parts += `,{"url":"override","valueCode":${q(input.override)}}`;
   if (input.justification) parts += `,{"url":"justification","valueString":${q(input.justification)}}`;
@@ -54,12 +55,6 @@ export function gateDecisionExtensionJson(input: GateExtensionInput): string {
 /** The same extension as an object, for events built as objects (security-event.ts). */
 export function gateDecisionExtension(input: GateExtensionInput): Extension {
   return JSON.parse(gateDecisionExtensionJson(input)) as Extension;
-}
-
-/** Every part of a lawful basis, Art 6 first. */
-export function lawfulBasisCodes(b: LawfulBasis | undefined): string[] {
-  if (!b) return [];
-  return [b.art6, b.art9, b.dpaSchedule1, b.commonLaw, b.statutoryGateway].filter((c): c is NonNullable<typeof c> => c !== undefined);
 }
 
 const GATE_DECISION_URL_JSON = JSON.stringify(GATE_DECISION_URL);

@@ -27,7 +27,7 @@ export interface AuditRecordInput {
   reviewState?: ReviewState;
   /** On a review record: the seq of the override it reviews. */
   reviewsSeq?: number;
-  /** Stored as canonical JSON (audit-writer.ts; balp.ts writes exchange events as that text directly). */
+  /** The BALP event. Stored as canonical JSON (audit-writer.ts), except an exchange's, stored as the facts it is rendered from (exchange-facts.ts). */
   event: AuditEvent;
 }
 

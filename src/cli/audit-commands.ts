@@ -1,3 +1,6 @@
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { archiveAuditSegment, DEFAULT_AUDIT_RETENTION_DAYS } from '../audit/archive.ts';
@@ -6,9 +9,10 @@ import { verifyAuditChainInDatabase } from '../audit/in-database-verify.ts';
 import { verifyAuditChainParallel } from '../audit/parallel-verify.ts';
 import { verifyAuditChain } from '../audit/verify.ts';
 import type { VerifyResult } from '../audit/verify.ts';
+import { archiveAuditEvents } from '../ig/archive-events.ts';
 import { CliError, parseInput, withDatabase } from './common.ts';
 
-/** `joinedup audit verify|archive|verify-archive`: the audit chain for operators and IG. */
+/** `joinedup audit verify|archive|verify-archive|archive-events`: the audit chain for operators and IG. */
 export function addAuditCommands(program: Command): void {
   const audit = program.command('audit').description('check and archive the tamper-evident audit trail');
 
@@ -58,6 +62,37 @@ export function addAuditCommands(program: Command): void {
         throw new CliError(`${file}: ${(err as Error).message}`, 2);
       }
       report(result, false, file);
+    });
+
+  audit
+    .command('archive-events')
+    .description('print an archive file\'s records as FHIR AuditEvents (NDJSON, as the IG API returns them), after verifying it; nothing if it does not verify')
+    .argument('<file>', 'an NDJSON file written by audit archive')
+    .option('--out <file>', 'write the AuditEvents to this file (must not exist) instead of standard output')
+    .action(async (file: string, opts: { out?: string }) => {
+      let result: VerifyResult;
+      try {
+        result = await verifyArchiveFile(file);
+      } catch (err) {
+        throw new CliError(`${file}: ${(err as Error).message}`, 2);
+      }
+      if (!result.ok) {
+        // Events from an altered file would be read as the record: refuse, and say where it breaks.
+        report(result, false, file);
+        return;
+      }
+      const lines = Readable.from(
+        (async function* () {
+          for await (const event of archiveAuditEvents(file)) yield `${JSON.stringify(event)}\n`;
+        })()
+      );
+      try {
+        await pipeline(lines, opts.out ? createWriteStream(opts.out, { flags: 'wx' }) : process.stdout);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'EEXIST') throw new CliError(`${opts.out} already exists: give a new file`, 2);
+        throw err;
+      }
+      if (opts.out) process.stdout.write(`${result.checked} AuditEvent(s) of a verified archive written to ${opts.out}\n`);
     });
 }
 

@@ -1,4 +1,4 @@
-import type { AuditEvent } from '@medplum/fhirtypes';
+import { auditEventOf } from '../audit/stored-event.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import { normalise, SELECT_COLUMNS } from './audit-query.ts';
 import type { IgAuditRow } from './audit-query.ts';
@@ -49,7 +49,7 @@ export async function loadAccessReport(sql: SqlClient, patientIds: readonly stri
   const entries: AccessEntry[] = [];
   const bySeq = new Map<number, AccessEntry>();
   for (const row of r.rows.map(normalise)) {
-    const event = JSON.parse(row.content) as AuditEvent;
+    const event = auditEventOf(row.content);
     const parts = gateParts(event);
     if (row.reviews_seq !== null) {
       const target = bySeq.get(row.reviews_seq);

@@ -1,4 +1,5 @@
 import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
+import { auditEventOf } from '../audit/stored-event.ts';
 import type { IgAuditRow } from './audit-query.ts';
 
 export const IG_BASE_PATH = '/ig/v1';
@@ -6,13 +7,13 @@ export const CHAIN_HASH_URL = 'https://joinedup.org.uk/fhir/StructureDefinition/
 export const REVIEW_STATE_URL = 'https://joinedup.org.uk/fhir/StructureDefinition/audit-review-state';
 
 /**
- * A stored record as a FHIR AuditEvent: the canonical content exactly as
- * hashed, with id = seq (what reviews refer to as AuditEvent/<seq>), and
- * meta carrying the chain hash so an IG lead can quote it, plus the
+ * A stored record as a FHIR AuditEvent: its event as stored, or rendered
+ * from the exchange's facts it stores (audit/stored-event.ts), with id =
+ * seq (what reviews refer to as AuditEvent/<seq>), and meta carrying the chain hash so an IG lead can quote it, plus the
  * effective review state of an override.
  */
 export function toAuditEvent(row: IgAuditRow): AuditEvent {
-  const event = JSON.parse(row.content) as AuditEvent;
+  const event = auditEventOf(row.content);
   const extension = [{ url: CHAIN_HASH_URL, valueString: row.hash }];
   if (row.override && row.review_state) extension.push({ url: REVIEW_STATE_URL, valueString: row.review_state });
   return { ...event, id: String(row.seq), meta: { ...event.meta, lastUpdated: row.recorded, extension } };

@@ -1,4 +1,4 @@
-import type { AuditEvent } from '@medplum/fhirtypes';
+import { auditEventOf } from '../audit/stored-event.ts';
 import type { IgAuditRow } from './audit-query.ts';
 import { gateParts } from './event-parts.ts';
 
@@ -40,7 +40,7 @@ export const AUDIT_CSV_HEADER = [
 
 /** A record as one CSV row, in AUDIT_CSV_HEADER order; multi-valued cells are space-separated. */
 export function auditCsvRow(row: IgAuditRow): string {
-  const parts = gateParts(JSON.parse(row.content) as AuditEvent);
+  const parts = gateParts(auditEventOf(row.content));
   return csvLine([
     row.seq,
     row.recorded,

@@ -1,5 +1,6 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
+import { decisionFacts } from '../audit/exchange-facts.ts';
 import { gateDecisionExtension } from '../audit/gate-extension.ts';
 import { GATE_DECISION_URL } from '../audit/balp-codes.ts';
 import { gateParts } from './event-parts.ts';
@@ -11,7 +12,7 @@ describe('gateParts', () => {
   it('reads the rules and lawful basis of records as written now (valueCode)', () => {
     const ext = gateDecisionExtension({
       outcome: 'permit',
-      decision: {
+      decision: decisionFacts({
         outcome: 'permit',
         rules: [
           { rule: 'R3-implied-consent-direct-care', effect: 'permit', reason: '', sources: [] },
@@ -21,7 +22,7 @@ describe('gateParts', () => {
         reliedOn: { agreement: { id: 'isa-north', version: 2 } },
         obligations: [],
         explanation: 'Permitted.',
-      },
+      }),
     });
     expect(gateParts(event([ext]))).toMatchObject({ rules: ['R3-implied-consent-direct-care', 'R2-relationship'], lawfulBasis: ['art6-1-e', 'art9-2-h'], agreement: 'isa-north v2', explanation: 'Permitted.' });
   });

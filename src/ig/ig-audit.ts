@@ -9,7 +9,7 @@ import { holdUntilAudited } from '../http/audit-response.ts';
 
 export interface IgAuditTarget {
   interaction: RestInteraction;
-  /** The query string as received (redacted by balp.ts before it is stored). */
+  /** The query string as received (redacted before it is stored: audit/exchange-facts.ts). */
   query?: string;
   operation?: string;
 }

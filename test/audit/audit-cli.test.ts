@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AuditEvent } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appendAuditEvents } from '../../src/audit/audit-writer.ts';
 import { openDatabase } from '../../src/db/open-database.ts';
@@ -38,7 +39,11 @@ for (const mode of modes) {
       ctx = await mode.setup(dir);
       const db = await ctx.open();
       await db.transaction((tx) =>
-        appendAuditEvents(tx, [0, 1, 2, 3].map((i) => ({ ...sampleRecord(i), recorded: new Date(Date.UTC(2015, 0, 1 + i)) })))
+        appendAuditEvents(tx, [
+          // Two stored as exchanges are now (their facts), two as a record with its own event (as before 2026-11-21).
+          ...[0, 1].map((i) => sampleRecord(i, { recorded: new Date(Date.UTC(2015, 0, 1 + i)) })),
+          ...[2, 3].map((i) => ({ ...sampleRecord(i), recorded: new Date(Date.UTC(2015, 0, 1 + i)) })),
+        ])
       );
       await db.transaction((tx) => appendAuditEvents(tx, [{ ...sampleRecord(9), recorded: new Date() }]));
       await db.close();
@@ -57,6 +62,26 @@ for (const mode of modes) {
       const archived = await runCli(['audit', 'archive', '--retention-days', '365', '--out', out], ctx.env);
       expect(archived.stdout).toMatch(/archived 4 record\(s\) through seq \d+/);
       expect((await runCli(['audit', 'verify-archive', out], ctx.env)).code).toBe(0);
+
+      // The archived records as FHIR AuditEvents, as the IG API returns them; an altered copy gives none.
+      const events = await runCli(['audit', 'archive-events', out], ctx.env);
+      expect(events.code).toBe(0);
+      const parsed = events.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+      expect(parsed.map((e) => e.resourceType)).toEqual(['AuditEvent', 'AuditEvent', 'AuditEvent', 'AuditEvent']);
+      expect(parsed.map((e) => e.entity?.find((x) => x.what?.reference?.startsWith('Patient/'))?.what?.reference)).toEqual(['Patient/pat-0', 'Patient/pat-1', 'Patient/pat-2', 'Patient/pat-3']);
+      expect(readFileSync(out, 'utf8')).toContain('\\"form\\":\\"exchange-1\\"');
+      expect(parsed.every((e) => /^\d+$/.test(e.id ?? '') && e.meta?.extension?.some((x) => /^[0-9a-f]{64}$/.test(x.valueString ?? '')))).toBe(true);
+      const eventsFile = join(dir, 'old-events.ndjson');
+      const written = await runCli(['audit', 'archive-events', out, '--out', eventsFile], ctx.env);
+      expect(written.stdout).toContain(`4 AuditEvent(s) of a verified archive written to ${eventsFile}`);
+      expect(readFileSync(eventsFile, 'utf8')).toBe(events.stdout);
+      expect((await runCli(['audit', 'archive-events', out, '--out', eventsFile], ctx.env)).stderr).toContain('already exists');
+      const altered = join(dir, 'altered.ndjson');
+      writeFileSync(altered, readFileSync(out, 'utf8').replace('pat-2', 'pat-7'));
+      const refused = await runCli(['audit', 'archive-events', altered], ctx.env);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/BROKEN at seq \d+: hash does not match/);
+      expect(refused.stdout).not.toContain('AuditEvent');
       const after = await runCli(['audit', 'verify', '--json'], ctx.env);
       expect(JSON.parse(after.stdout)).toMatchObject({ ok: true, checked: 1 });
       const independent = await runCli(['audit', 'verify', '--independent', '--json'], ctx.env);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { AuditEvent, Extension } from '@medplum/fhirtypes';
 import { buildExchangeAuditRecord } from '../../src/audit/balp.ts';
+import { renderExchangeEventText } from '../../src/audit/balp-render.ts';
 import { storedEventText } from '../../src/audit/event-text.ts';
 import { GATE_DECISION_URL } from '../../src/audit/balp-codes.ts';
 import { canonicalJson, canonicalJsonByParts } from '../../src/audit/canonical.ts';
@@ -114,7 +115,7 @@ describe('BALP AuditEvent for an exchange', () => {
     expect(issues).toEqual([]);
   });
 
-  test('is written as canonical JSON text, the same text the canonical writer gives its parsed value', () => {
+  test('is stored as canonical JSON text (its facts), and renders canonical JSON, the same text the canonical writer gives their parsed values', () => {
     const deny: Decision = { outcome: 'deny', rules: [{ rule: 'R12-default-deny', effect: 'deny', reason: 'no basis', sources: [] }], reliedOn: {}, obligations: ['flag-for-review'], explanation: 'No lawful basis found.' };
     const base = { recorded: new Date(), requestId: 'r', patientId: 'p1', resources: ['Patient/p1'] };
     const records = [
@@ -133,7 +134,9 @@ describe('BALP AuditEvent for an exchange', () => {
     for (const r of records) {
       const text = storedEventText(r);
       expect(text).toBe(canonicalJsonByParts(JSON.parse(text)));
-      expect(text).toBe(canonicalJson(r.event));
+      const rendered = renderExchangeEventText(JSON.parse(text));
+      expect(rendered).toBe(canonicalJsonByParts(JSON.parse(rendered)));
+      expect(rendered).toBe(canonicalJson(r.event));
     }
     // A copy with its own event is stored from that event, never from the original's text.
     const copy = { ...search, event: { ...search.event, outcomeDesc: 'changed' } };
@@ -206,6 +209,8 @@ describe('BALP AuditEvent for an exchange', () => {
         });
         const stored = storedEventText(record);
         expect(stored).toBe(canonicalJsonByParts(JSON.parse(stored)));
+        const rendered = renderExchangeEventText(JSON.parse(stored));
+        expect(rendered).toBe(canonicalJsonByParts(JSON.parse(rendered)));
       }),
       { numRuns: 300 }
     );

@@ -87,7 +87,7 @@ for (const backend of backends()) {
 
     test('content altered in SQL: that seq is the first broken link', async () => {
       const target = seqs[17]!;
-      await tamper(`UPDATE audit_event SET content = replace(content, 'Patient/pat-17', 'Patient/pat-99') WHERE seq = ${target}`);
+      await tamper(`UPDATE audit_event SET content = replace(content, 'pat-17', 'pat-99') WHERE seq = ${target}`);
       const r = await verifyBoth(db, { pageSize: 7 });
       expect(r).toMatchObject({ ok: false, checked: 17, firstBroken: { seq: target, reason: HASH_MISMATCH } });
     });

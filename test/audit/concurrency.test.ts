@@ -11,7 +11,9 @@ for (const backend of backends()) {
   describe(`concurrent appends on ${backend.name}`, () => {
     let db: Database;
     beforeAll(async () => {
-      db = await backend.open();
+      // 50 transactions queue on 5 connections and one chain lock: on a loaded machine the last may wait
+      // longer for a connection than the 5 s that would otherwise read as "database unavailable".
+      db = await backend.open({ waitForConnectionMs: 60_000 });
     });
     afterAll(async () => {
       await db?.close();
@@ -47,7 +49,9 @@ for (const backend of backends()) {
   describe(`AuditBatcher (group commit) on ${backend.name}`, () => {
     let db: Database;
     beforeAll(async () => {
-      db = await backend.open();
+      // 50 transactions queue on 5 connections and one chain lock: on a loaded machine the last may wait
+      // longer for a connection than the 5 s that would otherwise read as "database unavailable".
+      db = await backend.open({ waitForConnectionMs: 60_000 });
     });
     afterAll(async () => {
       await db?.close();

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Consent, Patient, Resource } from '@medplum/fhirtypes';
 import { describe, expect, test } from 'vitest';
+import { auditEventOf } from '../../src/audit/stored-event.ts';
 import { parseCouncilRecord } from '../../src/council/format/index.ts';
 import { BatchGate } from '../../src/council/push/batch-gate.ts';
 import type { SqlClient } from '../../src/db/sql-client.ts';
@@ -207,7 +208,7 @@ describe.each(backends())('one audit append per batch ($name)', (backend) => {
     const context = { requestId: 'audit-groups', authMode: 'smart' as const };
     const stored = async (db: Database) =>
       (await db.query<{ patient_id: string | null; outcome: string; content: string }>('SELECT patient_id, outcome, content FROM audit_event ORDER BY seq')).rows.map((r) => {
-        const event = JSON.parse(r.content) as { recorded?: string; entity?: { what?: { reference?: string } }[] };
+        const event = auditEventOf(r.content);
         return { patient: r.patient_id, outcome: r.outcome, entities: (event.entity ?? []).map((e) => e.what?.reference).filter(Boolean) };
       });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Resource } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { auditEventOf } from '../../src/audit/stored-event.ts';
 import { makeTestNhsNumber } from '../../src/fhir/validation/nhs-number.ts';
 import { writeAs } from '../gate/http-scenario-setup.ts';
 import { backends } from '../support/backends.ts';
@@ -130,7 +131,7 @@ describe.each(backends())('joint working measures ($name)', (backend) => {
     expect(r.text).not.toMatch(/Patient\/|Task\/|Testmeasure|capacity this month|minutes sent/);
     const rows = await s.db.query<{ outcome: string; org_ods: string; patient_id: string | null; content: string }>(`SELECT outcome, org_ods, patient_id, content FROM audit_event WHERE subtype = 'operation' ORDER BY seq`);
     const queryOf = (content: string) => {
-      const q = (JSON.parse(content).entity ?? []).find((e: { query?: string }) => e.query)?.query;
+      const q = (auditEventOf(content).entity ?? []).find((e: { query?: string }) => e.query)?.query;
       return q ? Buffer.from(q, 'base64').toString('utf8') : '';
     };
     const audited = { rows: rows.rows.filter((x) => queryOf(x.content).startsWith('$evaluate-measure')) };

@@ -7,8 +7,13 @@ import type { Database } from '../../src/db/sql-client.ts';
 
 export interface Backend {
   name: 'pglite' | 'postgres';
-  /** A fresh, migrated, empty database of this kind. */
-  open(): Promise<Database>;
+  /**
+   * A fresh, migrated, empty database of this kind. waitForConnectionMs
+   * (PostgreSQL) is how long a query may wait for one of the pool's 5
+   * connections (default as in production, 5 s): for tests that queue many
+   * transactions on purpose, where waiting is not the database being down.
+   */
+  open(options?: { waitForConnectionMs?: number }): Promise<Database>;
 }
 
 /** PGlite always; PostgreSQL too when TEST_DATABASE_URL is set. */
@@ -16,7 +21,7 @@ export function backends(): Backend[] {
   const list: Backend[] = [{ name: 'pglite', open: openFreshPglite }];
   const url = process.env.TEST_DATABASE_URL;
   if (url) {
-    list.push({ name: 'postgres', open: () => openFreshPostgresSchema(url) });
+    list.push({ name: 'postgres', open: (options) => openFreshPostgresSchema(url, options?.waitForConnectionMs) });
   }
   return list;
 }
@@ -41,7 +46,7 @@ async function openFreshPglite(): Promise<Database> {
  * Each suite gets its own schema in the test database, so test files can run
  * in parallel; the schema is dropped when the database is closed.
  */
-async function openFreshPostgresSchema(url: string): Promise<Database> {
+async function openFreshPostgresSchema(url: string, waitForConnectionMs?: number): Promise<Database> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
@@ -49,7 +54,7 @@ async function openFreshPostgresSchema(url: string): Promise<Database> {
   await admin.end();
   const u = new URL(url);
   u.searchParams.set('options', `-c search_path=${schema},public`);
-  const db = await openPostgres(u.toString(), 5);
+  const db = await openPostgres(u.toString(), 5, waitForConnectionMs === undefined ? {} : { connectTimeoutMs: waitForConnectionMs });
   await migrate(db);
   const close = db.close.bind(db);
   return {
