@@ -112,6 +112,21 @@ describe('AccessTokens', () => {
     expect(t.signatureChecks).toBe(4);
   });
 
+  test('an ES384 signature one byte short is refused, even when the byte dropped was a zero node-jose would put back', async () => {
+    // About 1 in 256 signatures ends in 0x00: issue until one does (RFC 7518 section 3.4 wants all 96 bytes).
+    const t = tokens();
+    let token = '';
+    for (let i = 0; i < 5000 && !token; i++) {
+      const { accessToken } = await t.issue(actor);
+      if (Buffer.from(accessToken.split('.')[2] as string, 'base64url')[95] === 0) token = accessToken;
+    }
+    expect(token, 'no signature ending in a zero byte in 5,000 tries').not.toBe('');
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const short = `${h}.${p}.${Buffer.from(s, 'base64url').subarray(0, 95).toString('base64url')}`;
+    await expect(t.verify(short)).rejects.toThrow(InvalidTokenError);
+    await expect(t.verify(token)).resolves.toBeDefined();
+  });
+
   test('claims we did not issue (unknown purpose) are refused even with a good signature', async () => {
     const t = tokens();
     await expect(t.issue({ ...actor, purposeOfUse: 'SHOPPING' as never }).then((i) => t.verify(i.accessToken))).rejects.toThrow(InvalidTokenError);

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import jose from 'node-jose';
 import { z } from 'zod';
 import type { Actor } from '../request-context.ts';
+import { isEs384SignatureLength } from './es384-signature.ts';
 import type { GatewayKeys } from './gateway-keys.ts';
 import { ORGANISATION_KINDS, OdsCode } from './organisation.ts';
 import { PURPOSE_CODES } from './purposes.ts';
@@ -140,6 +141,7 @@ export class AccessTokens {
     if (!header.success) throw new InvalidTokenError('The access token was not issued by this gateway');
     const key = await this.keys.verificationKey(header.data.kid);
     if (!key) throw new InvalidTokenError('The access token was not issued by this gateway');
+    if (!isEs384SignatureLength(parts[2] as string)) throw new InvalidTokenError('The access token signature is not valid');
     this.signatureChecks++;
     let payload: Buffer;
     try {

@@ -91,6 +91,20 @@ describe('verifyClientAssertion', () => {
     expect(r.error).toBe('invalid_client');
   });
 
+  it('refuses an ES384 signature one byte short, even when the byte dropped was a zero node-jose would put back', async () => {
+    // About 1 in 256 signatures ends in 0x00: sign until one does (RFC 7518 section 3.4 wants all 96 bytes).
+    let assertion = '';
+    for (let i = 0; i < 5000 && !assertion; i++) {
+      const a = assertionWithCrypto(ec, claims('unit-client', TOKEN_URL));
+      if (Buffer.from(a.split('.')[2] as string, 'base64url')[95] === 0) assertion = a;
+    }
+    expect(assertion, 'no signature ending in a zero byte in 5,000 tries').not.toBe('');
+    const [h, p, s] = assertion.split('.') as [string, string, string];
+    const short = `${h}.${p}.${Buffer.from(s, 'base64url').subarray(0, 95).toString('base64url')}`;
+    expect(await refusal(short)).toMatchObject({ error: 'invalid_client', status: 401 });
+    await expect(verifyClientAssertion(deps, form(assertion))).resolves.toBeDefined();
+  });
+
   it('accepts a jti again once its first use has expired, not before', async () => {
     const now = Date.now();
     const jti = 'reused-after-expiry';

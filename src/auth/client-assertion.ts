@@ -2,6 +2,7 @@ import jose from 'node-jose';
 import type { JWK } from 'node-jose';
 import type { Actor } from '../request-context.ts';
 import type { ClientRecord, ClientRegistry } from './client-registry.ts';
+import { isEs384SignatureLength } from './es384-signature.ts';
 import { parseHl7B2b } from './hl7-b2b.ts';
 import type { JtiStore } from './jti-store.ts';
 import type { JwksSource } from './jwks-source.ts';
@@ -161,6 +162,9 @@ function checkKeyFitsAlg(key: JWK.Key, alg: (typeof ALGORITHMS)[number]): void {
 }
 
 async function verifySignature(key: JWK.Key, alg: string, assertion: string): Promise<Json> {
+  if (alg === 'ES384' && !isEs384SignatureLength(assertion.slice(assertion.lastIndexOf('.') + 1))) {
+    throw new OAuthError('invalid_client', 'An ES384 assertion signature must be 96 bytes (RFC 7518 section 3.4)');
+  }
   let payload: Buffer;
   try {
     const result = await jose.JWS.createVerify(key, { algorithms: [alg], allowEmbeddedKey: false }).verify(assertion);
