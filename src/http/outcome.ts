@@ -1,5 +1,6 @@
 import { OperationOutcomeError, getStatus, isOperationOutcome } from '@medplum/core';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { StoredAuditContentError } from '../audit/stored-event.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, databaseUnavailableOutcome, isDatabaseUnavailable } from '../db/unavailable.ts';
 
 /*
@@ -62,6 +63,8 @@ export function toErrorResponse(err: unknown): { status: number; body: Operation
       return { status, body: publicOutcome(oo), unexpected: false };
     }
   }
+  // Still a server failure, and still logged as one, but it says which record is damaged: an IG lead can act on that.
+  if (err instanceof StoredAuditContentError) return { status: 500, body: outcome('exception', err.message), unexpected: true };
   return {
     status: 500,
     body: outcome('exception', 'Internal error. The request was not completed; nothing was stored.'),

@@ -119,7 +119,7 @@ ${table(
   'Audit records, newest first',
   ['Record', 'When (UTC)', 'Organisation', 'User', 'Action', 'Purpose', 'Lawful basis', 'Outcome', 'Patient', 'Override'],
   rows.map((r) => {
-    const parts = gateParts(auditEventOf(r.content));
+    const parts = gateParts(auditEventOf(r.content, r.seq));
     return html`<tr><td>${r.seq}</td><td>${r.recorded.replace('T', ' ').slice(0, 19)}</td><td>${r.org_ods ?? ''}</td><td>${r.user_id ?? ''}</td><td>${r.subtype}</td><td>${r.purpose ?? ''}</td><td>${r.lawful_basis ?? ''}${parts.rules.length ? html`<div class="small">${parts.rules.join(', ')}</div>` : ''}</td><td class="${r.outcome === 'deny' ? 'deny' : r.outcome === 'permit' ? 'permit' : ''}">${r.outcome}</td><td>${r.patient_id ? `Patient/${r.patient_id}` : ''}</td><td>${r.override ? html`${r.override}<div class="small">${r.review_state ?? ''}</div>` : r.reviews_seq ? html`review of ${r.reviews_seq}` : ''}</td></tr>`;
   }),
   'No audit records match these filters.'
@@ -161,7 +161,7 @@ export function reviewsPage(session: IgWebSession, rows: readonly IgAuditRow[], 
 <p>Break-glass and safeguarding overrides waiting for review, oldest first. Each review is appended to the audit trail as its own record.</p>
 ${rows.length ? '' : html`<p>No overrides are waiting for review.</p>`}
 ${rows.map((r) => {
-  const parts = gateParts(auditEventOf(r.content));
+  const parts = gateParts(auditEventOf(r.content, r.seq));
   return html`<section class="card" aria-labelledby="h-ov-${r.seq}"><h2 id="h-ov-${r.seq}">Override ${r.seq}: ${r.override}</h2>
 <dl class="kv"><dt>When (UTC)</dt><dd>${r.recorded.replace('T', ' ').slice(0, 19)}</dd><dt>Organisation</dt><dd>${r.org_ods ?? ''}</dd><dt>User</dt><dd>${r.user_id ?? ''}</dd>
 <dt>Purpose</dt><dd>${purposeLabel(r.purpose)}</dd><dt>Record</dt><dd>${r.patient_id ? `Patient/${r.patient_id}` : ''}</dd><dt>Reason given</dt><dd>${parts.justification ?? '—'}</dd><dt>Outcome</dt><dd>${r.outcome}</dd></dl>

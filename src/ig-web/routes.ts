@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import { StoredAuditContentError } from '../audit/stored-event.ts';
 import { demoWanted } from '../auth/demo-seed.ts';
 import { PURPOSE_CODES } from '../auth/purposes.ts';
 import { listAgreements } from '../gate/agreements/agreement-store.ts';
@@ -265,6 +266,10 @@ export function igWebRouter(deps: IgWebDeps): express.Router {
       return;
     }
     deps.logger.error({ requestId: (res.locals.context as RequestContext | undefined)?.requestId, error: (err as Error)?.name, code: (err as { code?: string })?.code }, 'IG web page failed');
+    if (err instanceof StoredAuditContentError) {
+      send(res, 500, 'A damaged audit record', errorBody(err.message), s?.user ? s : undefined);
+      return;
+    }
     send(res, 500, 'Something went wrong', errorBody('Something went wrong on our side; nothing was changed. Try again later.'), s?.user ? s : undefined);
   });
   return router;

@@ -49,7 +49,7 @@ export async function loadAccessReport(sql: SqlClient, patientIds: readonly stri
   const entries: AccessEntry[] = [];
   const bySeq = new Map<number, AccessEntry>();
   for (const row of r.rows.map(normalise)) {
-    const event = auditEventOf(row.content);
+    const event = auditEventOf(row.content, row.seq);
     const parts = gateParts(event);
     if (row.reviews_seq !== null) {
       const target = bySeq.get(row.reviews_seq);

@@ -13,7 +13,7 @@ export const REVIEW_STATE_URL = 'https://joinedup.org.uk/fhir/StructureDefinitio
  * effective review state of an override.
  */
 export function toAuditEvent(row: IgAuditRow): AuditEvent {
-  const event = auditEventOf(row.content);
+  const event = auditEventOf(row.content, row.seq);
   const extension = [{ url: CHAIN_HASH_URL, valueString: row.hash }];
   if (row.override && row.review_state) extension.push({ url: REVIEW_STATE_URL, valueString: row.review_state });
   return { ...event, id: String(row.seq), meta: { ...event.meta, lastUpdated: row.recorded, extension } };

@@ -40,7 +40,7 @@ export const AUDIT_CSV_HEADER = [
 
 /** A record as one CSV row, in AUDIT_CSV_HEADER order; multi-valued cells are space-separated. */
 export function auditCsvRow(row: IgAuditRow): string {
-  const parts = gateParts(auditEventOf(row.content));
+  const parts = gateParts(auditEventOf(row.content, row.seq));
   return csvLine([
     row.seq,
     row.recorded,

@@ -88,5 +88,36 @@ describe('an exchange stored as its facts', () => {
   test('content that is neither an AuditEvent nor facts is refused by name, without echoing it', () => {
     expect(() => auditEventOf('{"form":"exchange-0","patient":"p1"}')).toThrow(StoredAuditContentError);
     expect(() => auditEventOf('{"form":"exchange-0","patient":"p1"}')).not.toThrow(/p1/);
+    expect(() => auditEventOf('{"form":', 7)).toThrow(/^Audit record 7 cannot be shown: its content is not JSON/);
+  });
+
+  test('every shape written passes the stored-facts check; a damaged one is named by record and field, never by value', () => {
+    for (const input of Object.values(INPUTS)) {
+      const text = storedEventText(buildExchangeAuditRecord(input));
+      expect(() => auditEventOf(text, 1)).not.toThrow();
+    }
+    const good = JSON.parse(storedEventText(buildExchangeAuditRecord(INPUTS.breakGlass!))) as Record<string, any>;
+    const damaged: [string, (f: Record<string, any>) => void, RegExp][] = [
+      ['a missing field', (f) => delete f.request, /request is missing or not as the gateway writes it/],
+      ['a purpose the gateway has no code for', (f) => (f.actor.purpose = 'Zebedee-Smith'), /actor\.purpose is missing/],
+      ['an interaction BALP has no action for', (f) => (f.interaction = 'peek'), /interaction is missing/],
+      ['a rule that is not a pair', (f) => (f.decision.rules = [['R9-break-glass']]), /decision\.rules\.0/],
+      ['a number where text belongs', (f) => (f.patient = 9990001234), /patient is missing/],
+      ['a stray key', (f) => (f.decision['Zebedee-Smith'] = 'x'), /decision has a field the gateway never writes/],
+    ];
+    for (const [what, damage, message] of damaged) {
+      const f = structuredClone(good);
+      damage(f);
+      let err: unknown;
+      try {
+        auditEventOf(JSON.stringify(f), 42);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, what).toBeInstanceOf(StoredAuditContentError);
+      expect((err as Error).message, what).toMatch(/^Audit record 42 cannot be shown: in its exchange facts, /);
+      expect((err as Error).message, what).toMatch(message);
+      expect((err as Error).message, what).not.toMatch(/Zebedee|9990001234|peek/);
+    }
   });
 });

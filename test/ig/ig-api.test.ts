@@ -202,5 +202,31 @@ describe.each(backends())('IG API ($name)', (backend) => {
       await tamper(`UPDATE audit_event SET outcome = 'deny' WHERE seq = $1`);
     }
     expect((await ig(s, token, 'GET', '/audit-chain/verify')).body.ok).toBe(true);
+
+    // Content altered into facts the renderer cannot show: a clear answer naming the record, not a bare 500.
+    const original = (await s.db.query<{ content: string }>('SELECT content FROM audit_event WHERE seq = $1', [target])).rows[0]!.content;
+    const damaged = JSON.stringify({ ...JSON.parse(original), request: undefined, interaction: 'peek' });
+    const setContent = (content: string) =>
+      s.db.transaction(async (tx) => {
+        await tx.query('ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only');
+        await tx.query('UPDATE audit_event SET content = $2 WHERE seq = $1', [target, content]);
+        await tx.query('ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only');
+      });
+    await setContent(damaged);
+    try {
+      for (const path of [`/audit-events/${target}`, `/audit-events?patient=${P}&outcome=deny`]) {
+        const r = await ig(s, token, 'GET', path);
+        expect(r.status, path).toBe(500);
+        expect(r.body.resourceType, path).toBe('OperationOutcome');
+        expect(r.body.issue[0].details.text, path).toMatch(new RegExp(`^Audit record ${target} cannot be shown: in its exchange facts, `));
+        expect(r.body.issue[0].details.text, path).toContain('audit verify');
+        expect(r.text, path).not.toContain('peek');
+      }
+      expect((await ig(s, token, 'GET', '/audit-chain/verify')).body).toMatchObject({ ok: false, firstBroken: { seq: target } });
+    } finally {
+      await setContent(original);
+    }
+    expect((await ig(s, token, 'GET', `/audit-events/${target}`)).status).toBe(200);
+    expect((await ig(s, token, 'GET', '/audit-chain/verify')).body.ok).toBe(true);
   });
 });
