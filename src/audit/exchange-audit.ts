@@ -89,7 +89,9 @@ export class ExchangeAudit {
   async finish(status: number): Promise<void> {
     const pending = this.gate ? this.gate.take() : [];
     if (this.recordedInTransaction && pending.length === 0 && status < 400) return;
-    const outcome: AuditOutcome = status >= 500 ? 'error' : status >= 400 ? (pending.some((d) => d.decision.outcome === 'deny') ? 'deny' : 'error') : 'permit';
+    // A 403 the gate had no part in is an authorisation refusal (the token's scopes, a non-council pushing): a deny all the same.
+    const refused = pending.some((d) => d.decision.outcome === 'deny') || (status === 403 && pending.length === 0);
+    const outcome: AuditOutcome = status >= 500 ? 'error' : status >= 400 ? (refused ? 'deny' : 'error') : 'permit';
     const records = this.records(pending, outcome, []);
     await Promise.all(records.map((r) => this.batcher.append(r)));
   }

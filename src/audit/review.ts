@@ -1,7 +1,7 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { PURPOSES } from '../auth/purposes.ts';
 import type { Actor } from '../request-context.ts';
-import { CLIENT_ID_SYSTEM, GATE_DECISION_URL, GATEWAY_OBSERVER, ODS_SYSTEM, SDS_JOB_ROLE_SYSTEM, SOURCE_APP_SERVER, USER_ID_SYSTEM } from './balp-codes.ts';
+import { CLIENT_ID_SYSTEM, GATE_DECISION_URL, GATEWAY_OBSERVER, ODS_SYSTEM, SDS_JOB_ROLE_SYSTEM, SOURCE_APP_SERVER, USER_ID_SYSTEM, X_REQUEST_ID } from './balp-codes.ts';
 import type { AuditRecordInput } from './types.ts';
 
 export const REVIEW_OUTCOMES = ['appropriate', 'inappropriate', 'escalated'] as const;
@@ -17,6 +17,8 @@ export interface OverrideReviewInput {
   outcome: ReviewOutcome;
   /** The privacy officer's note: IG-visible only, like the justification it answers. */
   note?: string;
+  /** The reviewing request's id (X-Request-Id), as an exchange's record names its own. */
+  requestId?: string;
 }
 
 /**
@@ -45,7 +47,7 @@ export function buildOverrideReviewRecord(input: OverrideReviewInput): AuditReco
       { who: { identifier: { system: ODS_SYSTEM, value: a.organisation.ods } }, requestor: false },
     ],
     source: { observer: GATEWAY_OBSERVER, type: [SOURCE_APP_SERVER] },
-    entity: input.patientId ? [{ what: { reference: `Patient/${input.patientId}` }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1' } }] : undefined,
+    entity: reviewEntities(input),
     extension: [
       {
         url: GATE_DECISION_URL,
@@ -59,6 +61,7 @@ export function buildOverrideReviewRecord(input: OverrideReviewInput): AuditReco
       },
     ],
   };
+  if (!event.entity) delete event.entity;
   return {
     recorded: input.recorded,
     patientId: input.patientId,
@@ -73,4 +76,12 @@ export function buildOverrideReviewRecord(input: OverrideReviewInput): AuditReco
     reviewsSeq: input.reviewedSeq,
     event,
   };
+}
+
+/** The request (when known) and the person, as an exchange's record lists them. */
+function reviewEntities(input: OverrideReviewInput): AuditEvent['entity'] {
+  const entity: NonNullable<AuditEvent['entity']> = [];
+  if (input.requestId) entity.push({ type: X_REQUEST_ID, what: { identifier: { value: input.requestId } } });
+  if (input.patientId) entity.push({ what: { reference: `Patient/${input.patientId}` }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1' } });
+  return entity.length ? entity : undefined;
 }

@@ -1,5 +1,5 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
-import { APPLICATION_AGENT, CLIENT_ID_SYSTEM, DCM, GATEWAY_OBSERVER, SOURCE_APP_SERVER } from './balp-codes.ts';
+import { APPLICATION_AGENT, CLIENT_ID_SYSTEM, DCM, GATEWAY_OBSERVER, SOURCE_APP_SERVER, X_REQUEST_ID } from './balp-codes.ts';
 import { gateDecisionExtension } from './gate-extension.ts';
 import type { AuditRecordInput } from './types.ts';
 
@@ -9,6 +9,8 @@ export interface TokenFailureInput {
   clientId?: string;
   /** The RFC 6749 error code answered (invalid_client, invalid_grant, invalid_scope, ...). */
   error: string;
+  /** The request's id (X-Request-Id), so the event can be found beside the gateway's log line for it. */
+  requestId?: string;
 }
 
 const CLIENT_ID_SHAPE = /^[A-Za-z0-9._-]{3,100}$/;
@@ -40,6 +42,7 @@ export function buildTokenFailureRecord(input: TokenFailureInput): AuditRecordIn
       },
     ],
     source: { observer: GATEWAY_OBSERVER, type: [SOURCE_APP_SERVER] },
+    ...(input.requestId ? { entity: [{ type: X_REQUEST_ID, what: { identifier: { value: input.requestId } } }] } : {}),
     extension: [gateDecisionExtension({ outcome: 'deny' })],
   };
   return { recorded: input.recorded, clientId, outcome: 'deny', action: 'E', subtype: 'token', event };

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuditBatcher } from '../audit/audit-batcher.ts';
 import { buildTokenFailureRecord } from '../audit/security-event.ts';
 import type { Logger } from 'pino';
@@ -63,18 +63,7 @@ export function tokenEndpoint(deps: TokenEndpointDeps): RequestHandler {
     })().catch((err: unknown) => {
       if (res.headersSent) return;
       if (err instanceof OAuthError) {
-        deps.logger.info({ requestId, clientId: err.clientId, error: err.error, reason: err.description }, 'token request refused');
-        // A security event, committed before the answer: who tried (if they said) and why it failed; nothing else.
-        const claimed = err.clientId ?? (typeof req.body?.client_id === 'string' ? req.body.client_id : undefined);
-        const recorded = deps.audit ? deps.audit.append(buildTokenFailureRecord({ recorded: new Date(), ...(claimed ? { clientId: claimed } : {}), error: err.error })) : Promise.resolve(0);
-        recorded.then(
-          () => sendOAuthError(res, err),
-          (auditErr: unknown) => {
-            deps.logger.error({ requestId, error: (auditErr as Error)?.name, code: (auditErr as { code?: string })?.code }, 'token failure could not be audited');
-            if (isDatabaseUnavailable(auditErr)) sendUnavailable(res);
-            else serverError(res);
-          }
-        );
+        refuse(deps, req, res, err, requestId);
         return;
       }
       // Class and code only: a database message can quote values.
@@ -87,6 +76,44 @@ export function tokenEndpoint(deps: TokenEndpointDeps): RequestHandler {
       deps.logger.error({ requestId, error: e?.name, code: e?.code }, 'token endpoint failed');
       serverError(res);
     });
+  };
+}
+
+/**
+ * A refusal, as a security event committed before the answer: who tried (if
+ * they said) and why it failed; nothing else. If the event cannot be
+ * committed, no refusal goes out either: a 503 or 500 instead.
+ */
+function refuse(deps: Pick<TokenEndpointDeps, 'audit' | 'logger'>, req: Request, res: Response, err: OAuthError, requestId: string | undefined): void {
+  deps.logger.info({ requestId, clientId: err.clientId, error: err.error, reason: err.description }, 'token request refused');
+  const claimed = err.clientId ?? (typeof req.body?.client_id === 'string' ? req.body.client_id : undefined);
+  const recorded = deps.audit
+    ? deps.audit.append(buildTokenFailureRecord({ recorded: new Date(), ...(claimed ? { clientId: claimed } : {}), error: err.error, ...(requestId ? { requestId } : {}) }))
+    : Promise.resolve(0);
+  recorded.then(
+    () => sendOAuthError(res, err),
+    (auditErr: unknown) => {
+      deps.logger.error({ requestId, error: (auditErr as Error)?.name, code: (auditErr as { code?: string })?.code }, 'token failure could not be audited');
+      if (isDatabaseUnavailable(auditErr)) sendUnavailable(res);
+      else serverError(res);
+    }
+  );
+}
+
+/**
+ * Body-parser failures on the token endpoint (a body too large, not a
+ * form): refused as RFC 6749 invalid_request, not OperationOutcomes, and
+ * recorded as security events like every other failed token request.
+ */
+export function tokenFormError(deps: Pick<TokenEndpointDeps, 'audit' | 'logger'>): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    const type = (err as { type?: string })?.type;
+    if (typeof type !== 'string' || res.headersSent) {
+      next(err);
+      return;
+    }
+    const description = type === 'entity.too.large' ? 'The request is too large' : 'The request body is not a valid form';
+    refuse(deps, req, res, new OAuthError('invalid_request', description), (res.locals.context as RequestContext | undefined)?.requestId);
   };
 }
 

@@ -10,7 +10,7 @@ import type { ClientRegistry } from '../auth/client-registry.ts';
 import { JWKS_PATH, TOKEN_PATH, capabilitySecurity, jwksDocument, smartConfiguration } from '../auth/discovery.ts';
 import type { GatewayKeys } from '../auth/gateway-keys.ts';
 import type { JwksSource } from '../auth/jwks-source.ts';
-import { tokenEndpoint } from '../auth/token-endpoint.ts';
+import { tokenEndpoint, tokenFormError } from '../auth/token-endpoint.ts';
 import { codeSystemRead, codeSystemSearch } from './code-system-route.ts';
 import { healthz, readyz } from './health-routes.ts';
 import type { AuditBatcher } from '../audit/audit-batcher.ts';
@@ -133,7 +133,7 @@ export function createApp(unlimited: AppDeps): express.Express {
       logger,
       audit: deps.audit,
     }),
-    tokenFormError
+    tokenFormError({ audit: deps.audit, logger })
   );
 
   // Before body parsing: a request without a valid token is refused without
@@ -219,18 +219,6 @@ function capabilityStatement(deps: AppDeps): ReturnType<typeof buildCapabilitySt
 function isPublicFhirPath(req: Request): boolean {
   const segments = req.path.split('/').filter(Boolean);
   return segments.length === 1 && segments[0] === 'metadata';
-}
-
-/** Body-parser failures on the token endpoint answer as OAuth errors (RFC 6749 section 5.2), not OperationOutcomes. */
-function tokenFormError(err: unknown, _req: Request, res: Response, next: NextFunction): void {
-  const type = (err as { type?: string })?.type;
-  if (typeof type !== 'string' || res.headersSent) {
-    next(err);
-    return;
-  }
-  const description = type === 'entity.too.large' ? 'The request is too large' : 'The request body is not a valid form';
-  res.setHeader('Cache-Control', 'no-store');
-  res.status(400).json({ error: 'invalid_request', error_description: description });
 }
 
 // Our own discovery and OAuth path segments, kept in logs as they are.

@@ -52,10 +52,16 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
   // Token and permission before any body is read: an outsider costs no parsing.
   const requireToken = authenticate(deps.auth.tokens, config.AUTH_MODE, () => false, deps.auth.clientStatus);
   // One gate and one audit per request; each record's writes are audited in the record's own transaction.
-  const pushDeps = (context: RequestContext, res: Response): PushDeps => {
+  // Made once the token has verified, before the push is checked or its body read, so a refusal is audited too.
+  const startAudit = (context: RequestContext, res: Response): { gate: RequestGate; audit: ExchangeAudit } => {
     const gate = new RequestGate(deps.gate, context);
     const audit = new ExchangeAudit(deps.audit, context, 'update', gate);
     auditBeforeResponse(res, audit, logger, context.requestId);
+    res.locals.councilAudit = { gate, audit };
+    return { gate, audit };
+  };
+  const pushDeps = (context: RequestContext, res: Response): PushDeps => {
+    const { gate, audit } = (res.locals.councilAudit as ReturnType<typeof startAudit> | undefined) ?? startAudit(context, res);
     return pushDepsWith(context, gate, audit);
   };
   const pushDepsWith = (context: RequestContext, gate: RequestGate, audit: ExchangeAudit): PushDeps => ({
@@ -74,6 +80,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
     requireToken,
     (_req: Request, res: Response, next: NextFunction) => {
       try {
+        startAudit(res.locals.context as RequestContext, res);
         councilOdsOf(res.locals.context as RequestContext);
         next();
       } catch (err) {
@@ -98,6 +105,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
     requireToken,
     (req: Request, res: Response, next: NextFunction) => {
       const context = res.locals.context as RequestContext;
+      const pd = pushDeps(context, res);
       let councilOds: string;
       try {
         councilOds = councilOdsOf(context);
@@ -106,7 +114,6 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
         next(err);
         return;
       }
-      const pd = pushDeps(context, res);
       const tooDeep = (json: unknown, line: number): PushResult =>
         rejected(labelOf(line, json), 400, [issue('too-costly', `JSON nesting deeper than ${config.MAX_JSON_DEPTH} levels is not accepted`, '$')]);
       const pushLines = async (items: BatchItem[]): Promise<PushResult[]> => {

@@ -99,10 +99,11 @@ async function handle(deps: FhirHandlerDeps, req: Request, res: Response): Promi
   // Authorisation comes before anything else looks at the request, so a
   // client learns nothing (not even a 404) about what its token may not touch.
   refuseAuditWrites(route);
-  requireScopes(context, scopeNeeds(route, query, route.kind === 'create' && req.headers['if-none-exist'] !== undefined));
   const gate = deps.ungated ? undefined : new RequestGate(deps.gate, context);
   const audit = route.kind === 'metadata' || deps.unaudited ? undefined : new ExchangeAudit(deps.audit, context, interactionOf(route, req.body), gate, auditExtra(route, rawQuery));
   if (audit) auditBeforeResponse(res, audit, deps.logger, context.requestId);
+  // After the audit is in place: a token whose scopes do not allow this is refused, and the refusal is recorded as a deny.
+  requireScopes(context, scopeNeeds(route, query, route.kind === 'create' && req.headers['if-none-exist'] !== undefined));
   const repo = new PgRepository(
     {
       db: deps.db,

@@ -226,7 +226,7 @@ export function igWebRouter(deps: IgWebDeps): express.Router {
     const seq = parseSeq(typeof req.params.seq === 'string' ? req.params.seq : undefined);
     const { csrf: _csrf, note, outcome } = req.body as Record<string, string | undefined>;
     // The review IS the audit record of this exchange (src/ig/reviews.ts).
-    await reviewOverride(deps.db, actorOf(s), seq, { outcome, ...(note?.trim() ? { note: note.trim() } : {}) });
+    await reviewOverride(deps.db, actorOf(s), seq, { outcome, ...(note?.trim() ? { note: note.trim() } : {}) }, (res.locals.context as RequestContext).requestId);
     res.redirect(303, `/ig/reviews?done=${seq}`);
   }));
 

@@ -120,7 +120,7 @@ export async function listReviews(deps: IgDeps, req: Request, res: Response): Pr
 export async function postReview(deps: IgDeps, req: Request, res: Response): Promise<void> {
   const actor = igActorOf(contextOf(res));
   const seq = parseSeq(param(req, 'seq'));
-  const row = await reviewOverride(deps.db, actor, seq, req.body);
+  const row = await reviewOverride(deps.db, actor, seq, req.body, contextOf(res).requestId);
   auditOf(res).recordedElsewhere();
   privateAnswer(res);
   res.setHeader('Location', `${deps.baseUrl}/ig/v1/audit-events/${row.seq}`);

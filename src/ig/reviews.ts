@@ -44,7 +44,7 @@ export async function reviewQueue(sql: SqlClient, q: QueueQuery): Promise<IgAudi
  * transaction that first takes the chain lock: two IG leads reviewing the
  * same override at once serialise here, and the second gets 409.
  */
-export async function reviewOverride(db: Database, reviewer: Actor, seq: number, body: unknown): Promise<IgAuditRow> {
+export async function reviewOverride(db: Database, reviewer: Actor, seq: number, body: unknown, requestId?: string): Promise<IgAuditRow> {
   const review = parseParams(reviewBodySchema, body ?? {});
   const newSeq = await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`);
@@ -61,6 +61,7 @@ export async function reviewOverride(db: Database, reviewer: Actor, seq: number,
       reviewer,
       outcome: review.outcome,
       ...(review.note ? { note: review.note } : {}),
+      ...(requestId ? { requestId } : {}),
     });
     const [s] = await appendAuditEvents(tx, [record]);
     return s!;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auditEventOf } from '../../src/audit/stored-event.ts';
 import { verifyAuditChain } from '../../src/audit/verify.ts';
+import { parseScopes } from '../../src/auth/scopes.ts';
 import { makeTestNhsNumber } from '../../src/fhir/validation/nhs-number.ts';
 import { backends } from '../support/backends.ts';
 import { suiteServer } from '../support/test-server.ts';
@@ -122,6 +123,31 @@ describe.each(backends())('audit of exchanges ($name)', (backend) => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ outcome: 'deny', patient_id: null });
     expect(auditEventOf(rows[0]!.content).type?.code).toBe('110114');
+    // Named by its request id, so it can be found beside the log line; still nothing personal.
+    expect(auditEventOf(rows[0]!.content).entity).toEqual([{ type: expect.objectContaining({ code: 'XrequestId' }), what: { identifier: { value: res.headers.get('x-request-id') } } }]);
+  });
+
+  it('a refusal by the token (its scopes, or not a council pushing) is audited as a deny, under the request id', async () => {
+    const narrow = await s.issueToken({ clientId: 'client-X99001', organisation: { ods: 'X99001', name: 'Org X99001', kind: 'gp-practice' }, scopes: parseScopes('system/Patient.r') });
+    let before = await head();
+    const read = await s.request('GET', 'CarePlan/au-cp', undefined, { authorization: `Bearer ${narrow}`, 'x-request-id': 'scope-refusal-1' });
+    expect(read.status).toBe(403);
+    let rows = await since(before);
+    expect(rows.map((r) => [r.outcome, r.subtype, r.org_ods, r.patient_id])).toEqual([['deny', 'read', 'X99001', null]]);
+    expect(JSON.parse(rows[0]!.content).request).toBe('scope-refusal-1');
+    // Nothing was read, so nothing is named.
+    expect((auditEventOf(rows[0]!.content).entity ?? []).filter((e) => e.what?.reference)).toEqual([]);
+
+    before = await head();
+    const pushed = await fetch(`${s.baseUrl}/council/v1/records`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gp}`, 'content-type': 'application/json', 'x-request-id': 'not-a-council-1' },
+      body: '{}',
+    });
+    expect(pushed.status).toBe(403);
+    rows = await since(before);
+    expect(rows.map((r) => [r.outcome, r.org_ods])).toEqual([['deny', 'X99001']]);
+    expect(JSON.parse(rows[0]!.content).request).toBe('not-a-council-1');
   });
 
   it('an audit that cannot be committed fails the exchange: 500, and nothing disclosed or stored', async () => {

@@ -1,3 +1,4 @@
+import type { AuditEvent } from '@medplum/fhirtypes';
 import { createPublicKey } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClientRegistry } from '../../src/auth/client-registry.ts';
@@ -246,6 +247,18 @@ describe.each(backends())('token endpoint ($name)', (backend) => {
       const r = await postToken(ctx.tokenUrl, req.body, req.contentType);
       expectRefusal(r, attack.status, attack.error, req.assertion);
     });
+  });
+
+  it('a body the form parser refuses (too large) is a refusal like any other: invalid_request, and a security event naming the request', async () => {
+    const r = await postToken(ctx.tokenUrl, `grant_type=client_credentials&pad=${'p'.repeat(70 * 1024)}`);
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error: 'invalid_request', error_description: 'The request is too large' });
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    const requestId = r.headers.get('x-request-id');
+    const events = (await s.db.query<{ content: string; outcome: string; subtype: string }>("SELECT content, outcome, subtype FROM audit_event WHERE subtype = 'token'")).rows.filter(
+      (e) => (JSON.parse(e.content) as AuditEvent).entity?.[0]?.what?.identifier?.value === requestId
+    );
+    expect(events.map((e) => [e.outcome, (JSON.parse(e.content) as AuditEvent).outcomeDesc])).toEqual([['deny', 'token request refused: invalid_request']]);
   });
 
   describe('issues tokens', () => {

@@ -168,6 +168,8 @@ describe.each(backends())('IG API ($name)', (backend) => {
     // Exactly one record for the exchange: the review itself.
     expect(await count()).toBe(before + 1);
     expect(done.body.resourceType).toBe('AuditEvent');
+    // Named by the reviewing request's id, as an exchange's record is.
+    expect(done.body.entity.find((e: any) => e.type?.code === 'XrequestId')?.what.identifier.value).toBe(done.headers.get('x-request-id'));
     const row = await s.db.query<{ reviews_seq: string; review_state: string; patient_id: string }>('SELECT reviews_seq, review_state, patient_id FROM audit_event WHERE seq = $1', [Number(done.body.id)]);
     expect(row.rows[0]).toMatchObject({ review_state: 'reviewed', patient_id: P });
     expect(Number(row.rows[0]!.reviews_seq)).toBe(Number(override.id));

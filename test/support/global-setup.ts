@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { unauditedExchanges } from './audit-coverage.ts';
 import { testPatient } from './fixtures.ts';
 import { collectTestPersonalData, describeProblems, emptyPersonalData, scanLogDir } from './log-scan.ts';
 import { TEST_ACTOR } from './test-server.ts';
@@ -22,6 +23,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   project.provide('joinedupTestLogDir', dir);
   return () => {
     scanTestLogs(dir);
+    checkAuditCoverage(dir);
     if (!chosen) rmSync(dir, { recursive: true, force: true });
   };
 }
@@ -71,4 +73,13 @@ function scanTestLogs(dir: string): void {
     `Log scan: ${result.lines} line(s) in ${result.files} file(s) free of ${data.names.size} names, ${data.addressLines.size} address lines, ${data.postcodes.size} postcodes, ${data.phones.size} phone numbers and test NHS numbers.` +
       (gaps ? ` Logged without a requestId: ${gaps}.` : '')
   );
+}
+
+/** Every exchange the test gateways answered that must leave an audit record left one (audit-coverage.ts). */
+function checkAuditCoverage(dir: string): void {
+  const { checked, problems } = unauditedExchanges(dir);
+  if (problems.length) {
+    throw new Error(`Audit coverage: ${problems.length} of ${checked} exchange(s) left no audit record naming their request (logs kept in ${dir}):\n${problems.slice(0, 20).join('\n')}`);
+  }
+  console.log(`Audit coverage: all ${checked} exchange(s) that must be audited left a record naming their request.`);
 }

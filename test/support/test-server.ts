@@ -12,6 +12,7 @@ import type { Database } from '../../src/db/sql-client.ts';
 import { startServer } from '../../src/server.ts';
 import { addAgreement } from '../../src/gate/agreements/agreement-store.ts';
 import type { RunningServer } from '../../src/server.ts';
+import { writeAuditCoverage } from './audit-coverage.ts';
 import type { Backend } from './backends.ts';
 
 export interface TestServer extends RunningServer {
@@ -87,13 +88,15 @@ function logSettings(): Record<string, string> {
 }
 
 export async function startTestServer(db: Database, env: Record<string, string> = {}): Promise<TestServer> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...TEST_RATE_LIMITS, ...logSettings(), ...env });
+  const logs = logSettings();
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...TEST_RATE_LIMITS, ...logs, ...env });
   const running = await startServer(config, db);
   const server: RunningServer = {
     ...running,
     async close() {
       await running.close();
       await closeLog(running.logger);
+      if (logs.LOG_FILE && config.LOG_FILE === logs.LOG_FILE) await writeAuditCoverage(db, logs.LOG_FILE);
     },
   };
   await registerTestClient(server);
