@@ -57,7 +57,9 @@ export function renderExchangeEventText(f: ExchangeFacts): string {
 function outcomeDescription(f: ExchangeFacts): string | undefined {
   if (f.outcome === 'error') return 'The request failed; nothing was returned or stored.';
   if (f.outcome === 'permit-withheld') return 'Permitted; some results were withheld by the gate.';
-  return f.outcome === 'deny' ? (f.decision?.explanation ?? 'Refused by the gate.') : undefined;
+  if (f.outcome !== 'deny') return undefined;
+  // Records stored before refusedBy existed keep the text they were shown with.
+  return f.decision?.explanation ?? (f.refusedBy === 'token' ? 'Refused: the access token does not allow this request.' : 'Refused by the gate.');
 }
 
 // The fixed pieces, written once by the canonical writer from the codes in balp-codes.ts.

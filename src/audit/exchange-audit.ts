@@ -92,12 +92,12 @@ export class ExchangeAudit {
     // A 403 the gate had no part in is an authorisation refusal (the token's scopes, a non-council pushing): a deny all the same.
     const refused = pending.some((d) => d.decision.outcome === 'deny') || (status === 403 && pending.length === 0);
     const outcome: AuditOutcome = status >= 500 ? 'error' : status >= 400 ? (refused ? 'deny' : 'error') : 'permit';
-    const records = this.records(pending, outcome, []);
+    const records = this.records(pending, outcome, [], refused && pending.length === 0);
     await Promise.all(records.map((r) => this.batcher.append(r)));
   }
 
   /** One record per person (decisions grouped by patient), or one about nobody. */
-  private records(decisions: readonly RecordedDecision[], fallback: AuditOutcome, written: readonly string[]): AuditRecordInput[] {
+  private records(decisions: readonly RecordedDecision[], fallback: AuditOutcome, written: readonly string[], byToken = false): AuditRecordInput[] {
     const byPatient = new Map<string | undefined, RecordedDecision[]>();
     for (const d of decisions) byPatient.set(d.patientId, [...(byPatient.get(d.patientId) ?? []), d]);
     if (!byPatient.size) byPatient.set(undefined, []);
@@ -119,6 +119,7 @@ export class ExchangeAudit {
         ...(this.extra.operation ? { operation: this.extra.operation } : {}),
         outcome,
         ...(decision ? { decision } : {}),
+        ...(byToken ? { refusedBy: 'token' as const } : {}),
       });
     });
   }

@@ -25,6 +25,8 @@ export interface ExchangeAuditInput {
   decision?: Decision;
   /** Set when an override was relied on; otherwise derived from the deciding rule. */
   override?: AuditOverride;
+  /** A deny the gate had no part in: the access token did not allow the request (its scopes, or its organisation's kind). */
+  refusedBy?: 'token';
 }
 
 /** The form marker of ExchangeFacts, version 1: a renderer must keep rendering every form it ever wrote. */
@@ -72,6 +74,8 @@ export interface ExchangeFacts {
   /** The query string, already redacted (query-redaction.ts). */
   query?: string;
   recorded: string;
+  /** Only on a deny the gate had no part in (since 2026-11-22; older denies without a decision were all refusals before the gate too, rendered as such). */
+  refusedBy?: 'token';
   request: string;
   resources: string[];
 }
@@ -109,6 +113,7 @@ export function exchangeFacts(input: ExchangeAuditInput): ExchangeFacts {
     ...(input.patientId !== undefined ? { patient: input.patientId } : {}),
     ...(input.query !== undefined ? { query: redactQuery(input.query) } : {}),
     recorded: input.recorded.toISOString(),
+    ...(input.refusedBy && input.outcome === 'deny' && !d ? { refusedBy: input.refusedBy } : {}),
     request: input.requestId,
     resources: [...(input.resources ?? [])],
   };
@@ -172,7 +177,9 @@ export function exchangeFactsText(f: ExchangeFacts): string {
   if (f.override !== undefined) t += `"override":${q(f.override)},`;
   if (f.patient !== undefined) t += `"patient":${q(f.patient)},`;
   if (f.query !== undefined) t += `"query":${q(f.query)},`;
-  return `${t}"recorded":${q(f.recorded)},"request":${q(f.request)},"resources":${strings(f.resources)}}`;
+  t += `"recorded":${q(f.recorded)},`;
+  if (f.refusedBy !== undefined) t += `"refusedBy":${q(f.refusedBy)},`;
+  return `${t}"request":${q(f.request)},"resources":${strings(f.resources)}}`;
 }
 
 function strings(list: readonly string[]): string {

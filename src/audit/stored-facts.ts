@@ -39,6 +39,7 @@ export const StoredExchangeFacts = z.strictObject({
   patient: text.optional(),
   query: text.optional(),
   recorded: text,
+  refusedBy: z.literal('token').optional(),
   request: text,
   resources: z.array(text),
 }) satisfies z.ZodType<ExchangeFacts>;

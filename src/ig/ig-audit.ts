@@ -56,6 +56,8 @@ export class IgExchangeAudit {
         ...(this.target.query !== undefined ? { query: this.target.query } : {}),
         ...(this.target.operation ? { operation: this.target.operation } : {}),
         outcome,
+        // Every IG refusal is the token's: no IG client, or none at all.
+        ...(outcome === 'deny' ? { refusedBy: 'token' as const } : {}),
       })
     );
   }

@@ -7,6 +7,7 @@ import { storedEventText } from '../../src/audit/event-text.ts';
 import { GATE_DECISION_URL } from '../../src/audit/balp-codes.ts';
 import { canonicalJson, canonicalJsonByParts } from '../../src/audit/canonical.ts';
 import { REST_INTERACTIONS } from '../../src/audit/balp-codes.ts';
+import { auditEventOf } from '../../src/audit/stored-event.ts';
 import { buildOverrideReviewRecord } from '../../src/audit/review.ts';
 import { buildTokenFailureRecord } from '../../src/audit/security-event.ts';
 import type { Decision } from '../../src/gate/types.ts';
@@ -169,6 +170,7 @@ describe('BALP AuditEvent for an exchange', () => {
           { nil: undefined }
         ),
         ms: fc.integer({ min: 0, max: 4102444800000 }),
+        byToken: fc.boolean(),
       },
       { requiredKeys: ['requestId', 'resources', 'interaction', 'outcome', 'ms'] }
     );
@@ -183,6 +185,7 @@ describe('BALP AuditEvent for an exchange', () => {
           ...(i.operation ? { operation: i.operation } : {}),
           interaction: i.interaction,
           outcome: i.outcome,
+          ...(i.byToken ? { refusedBy: 'token' as const } : {}),
           ...(i.actor
             ? {
                 actor: sampleActor({
@@ -211,6 +214,8 @@ describe('BALP AuditEvent for an exchange', () => {
         expect(stored).toBe(canonicalJsonByParts(JSON.parse(stored)));
         const rendered = renderExchangeEventText(JSON.parse(stored));
         expect(rendered).toBe(canonicalJsonByParts(JSON.parse(rendered)));
+        // What is stored is what the stored-facts check accepts.
+        expect(() => auditEventOf(stored)).not.toThrow();
       }),
       { numRuns: 300 }
     );

@@ -135,6 +135,7 @@ describe.each(backends())('audit of exchanges ($name)', (backend) => {
     let rows = await since(before);
     expect(rows.map((r) => [r.outcome, r.subtype, r.org_ods, r.patient_id])).toEqual([['deny', 'read', 'X99001', null]]);
     expect(JSON.parse(rows[0]!.content).request).toBe('scope-refusal-1');
+    expect(auditEventOf(rows[0]!.content).outcomeDesc).toBe('Refused: the access token does not allow this request.');
     // Nothing was read, so nothing is named.
     expect((auditEventOf(rows[0]!.content).entity ?? []).filter((e) => e.what?.reference)).toEqual([]);
 

@@ -91,6 +91,19 @@ describe('an exchange stored as its facts', () => {
     expect(() => auditEventOf('{"form":', 7)).toThrow(/^Audit record 7 cannot be shown: its content is not JSON/);
   });
 
+  test('a deny the gate had no part in says so; one stored before refusedBy existed renders as it always did', () => {
+    const refusal = { ...base, actor: sampleActor(), interaction: 'read' as const, outcome: 'deny' as const };
+    const byToken = buildExchangeAuditRecord({ ...refusal, refusedBy: 'token' });
+    expect(JSON.parse(storedEventText(byToken)).refusedBy).toBe('token');
+    expect(byToken.event.outcomeDesc).toBe('Refused: the access token does not allow this request.');
+    const before = buildExchangeAuditRecord(refusal);
+    expect(storedEventText(before)).not.toContain('refusedBy');
+    expect(before.event.outcomeDesc).toBe('Refused by the gate.');
+    // Only a deny without a gate decision can be the token's.
+    expect(storedEventText(buildExchangeAuditRecord({ ...INPUTS.deny!, refusedBy: 'token' }))).not.toContain('refusedBy');
+    expect(storedEventText(buildExchangeAuditRecord({ ...INPUTS.read!, refusedBy: 'token' }))).not.toContain('refusedBy');
+  });
+
   test('every shape written passes the stored-facts check; a damaged one is named by record and field, never by value', () => {
     for (const input of Object.values(INPUTS)) {
       const text = storedEventText(buildExchangeAuditRecord(input));
