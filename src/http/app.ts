@@ -222,7 +222,7 @@ function isPublicFhirPath(req: Request): boolean {
 }
 
 // Our own discovery and OAuth path segments, kept in logs as they are.
-const OWN_PATH_SEGMENTS = new Set(['healthz', 'readyz', '.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem', 'Measure', 'ig', 'audit-events', 'audit-events.csv', 'patients', 'access-report', 'reviews', 'audit-chain', 'verify']);
+const OWN_PATH_SEGMENTS = new Set(['healthz', 'readyz', '.well-known', 'smart-configuration', 'jwks.json', 'token', 'council', 'v1', 'schema', 'records', 'import', 'cds-services', 'patient-consent-consult', 'CodeSystem', 'Measure', 'ig', 'audit-events', 'audit-events.csv', 'patients', 'access-report', 'reviews', 'audit-chain', 'verify', 'audit', 'audit.csv', 'what-if', 'agreements', 'sign-in', 'sign-out', 'callback', 'demo', 'oidc', 'static', 'ig.css']);
 
 /**
  * The shape of a request path, safe for logs and error texts: a client may

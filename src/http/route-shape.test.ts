@@ -12,6 +12,10 @@ describe('routeShape keeps personal data out of logs', () => {
     ['/fhir/metadata', '/fhir/metadata'],
     ['/council/v1/schema', '/council/v1/schema'],
     ['/auth/token', '/auth/token'],
+    ['/ig/audit.csv?patient=Zoe', '/ig/audit.csv'],
+    ['/ig/reviews/42', '/ig/reviews/:id'],
+    ['/ig/what-if', '/ig/what-if'],
+    ['/ig/Zoe-Testperson', '/ig/:id'],
   ])('%s → %s', (input, shape) => {
     expect(routeShape(input)).toBe(shape);
   });

@@ -55,6 +55,15 @@ export async function writeAuditCoverage(db: Database, logFile: string): Promise
 
 /** Public documents and definitions: no person, no exchange to record. */
 const PUBLIC = /^\/(\.well-known\/|healthz|readyz|fhir\/\.well-known\/|fhir\/metadata$|fhir\/CodeSystem(\/|$)|council\/v1\/schema|fhir\/Measure(\/:id)?$)/;
+/** IG web page answers that show or change personal data, so are audited like the IG API. */
+const IG_WEB_AUDITED = new Set([
+  'GET /ig/audit 200',
+  'GET /ig/audit.csv 200',
+  'POST /ig/access-report 200',
+  'GET /ig/reviews 200',
+  'POST /ig/reviews/:id 303',
+  'POST /ig/what-if 200',
+]);
 /** The APIs whose every answered exchange is audited. */
 const AUDITED_API = /^\/(fhir\/|council\/v1\/(records|import)$|cds-services\/|ig\/v1\/)/;
 
@@ -69,6 +78,8 @@ const AUDITED_API = /^\/(fhir\/|council\/v1\/(records|import)$|cds-services\/|ig
  */
 export function mustBeAudited(c: Pick<Covered, 'method' | 'route' | 'status'>): boolean {
   if (c.route === '/auth/token') return c.status === 400 || c.status === 401;
+  // The IG web page's views of personal data (docs/ig-web.md); its other pages show none.
+  if (c.route.startsWith('/ig/') && !c.route.startsWith('/ig/v1/')) return IG_WEB_AUDITED.has(`${c.method} ${c.route} ${c.status}`);
   if (c.status === 401 || c.status === 429 || c.status >= 500) return false;
   if (PUBLIC.test(c.route) || !AUDITED_API.test(c.route)) return false;
   return (c.status >= 200 && c.status < 300) || c.status === 403;
