@@ -89,10 +89,11 @@ export class ExchangeAudit {
   async finish(status: number): Promise<void> {
     const pending = this.gate ? this.gate.take() : [];
     if (this.recordedInTransaction && pending.length === 0 && status < 400) return;
-    // A 403 the gate had no part in is an authorisation refusal (the token's scopes, a non-council pushing): a deny all the same.
-    const refused = pending.some((d) => d.decision.outcome === 'deny') || (status === 403 && pending.length === 0);
+    // A 403 the gate had no part in is the token's refusal (its scopes, a non-council pushing): a deny all the same.
+    const byToken = status === 403 && pending.length === 0;
+    const refused = byToken || pending.some((d) => d.decision.outcome === 'deny');
     const outcome: AuditOutcome = status >= 500 ? 'error' : status >= 400 ? (refused ? 'deny' : 'error') : 'permit';
-    const records = this.records(pending, outcome, [], refused && pending.length === 0);
+    const records = this.records(pending, outcome, [], byToken);
     await Promise.all(records.map((r) => this.batcher.append(r)));
   }
 

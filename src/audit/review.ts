@@ -28,6 +28,7 @@ export interface OverrideReviewInput {
  */
 export function buildOverrideReviewRecord(input: OverrideReviewInput): AuditRecordInput {
   const a = input.reviewer;
+  const entity = reviewEntities(input);
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'Restful Operation' },
@@ -47,7 +48,7 @@ export function buildOverrideReviewRecord(input: OverrideReviewInput): AuditReco
       { who: { identifier: { system: ODS_SYSTEM, value: a.organisation.ods } }, requestor: false },
     ],
     source: { observer: GATEWAY_OBSERVER, type: [SOURCE_APP_SERVER] },
-    entity: reviewEntities(input),
+    ...(entity.length ? { entity } : {}),
     extension: [
       {
         url: GATE_DECISION_URL,
@@ -61,7 +62,6 @@ export function buildOverrideReviewRecord(input: OverrideReviewInput): AuditReco
       },
     ],
   };
-  if (!event.entity) delete event.entity;
   return {
     recorded: input.recorded,
     patientId: input.patientId,
@@ -79,9 +79,9 @@ export function buildOverrideReviewRecord(input: OverrideReviewInput): AuditReco
 }
 
 /** The request (when known) and the person, as an exchange's record lists them. */
-function reviewEntities(input: OverrideReviewInput): AuditEvent['entity'] {
+function reviewEntities(input: OverrideReviewInput): NonNullable<AuditEvent['entity']> {
   const entity: NonNullable<AuditEvent['entity']> = [];
   if (input.requestId) entity.push({ type: X_REQUEST_ID, what: { identifier: { value: input.requestId } } });
   if (input.patientId) entity.push({ what: { reference: `Patient/${input.patientId}` }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1' } });
-  return entity.length ? entity : undefined;
+  return entity;
 }

@@ -137,11 +137,12 @@ export class AccessTokens {
     if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) {
       throw new InvalidTokenError('The access token is malformed');
     }
+    // Before any key is looked up: a signature of the wrong length cannot be ours (es384-signature.ts).
+    if (!isEs384SignatureLength(parts[2] as string)) throw new InvalidTokenError('The access token signature is not valid');
     const header = Header.safeParse(parseJson(Buffer.from(parts[0] as string, 'base64url').toString('utf8')));
     if (!header.success) throw new InvalidTokenError('The access token was not issued by this gateway');
     const key = await this.keys.verificationKey(header.data.kid);
     if (!key) throw new InvalidTokenError('The access token was not issued by this gateway');
-    if (!isEs384SignatureLength(parts[2] as string)) throw new InvalidTokenError('The access token signature is not valid');
     this.signatureChecks++;
     let payload: Buffer;
     try {

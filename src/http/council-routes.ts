@@ -52,18 +52,16 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
   // Token and permission before any body is read: an outsider costs no parsing.
   const requireToken = authenticate(deps.auth.tokens, config.AUTH_MODE, () => false, deps.auth.clientStatus);
   // One gate and one audit per request; each record's writes are audited in the record's own transaction.
-  // Made once the token has verified, before the push is checked or its body read, so a refusal is audited too.
-  const startAudit = (context: RequestContext, res: Response): { gate: RequestGate; audit: ExchangeAudit } => {
+  // Started as soon as the token has verified, before the push is checked or its body read, so a refusal is audited too.
+  const startAudit = (_req: Request, res: Response, next: NextFunction): void => {
+    const context = res.locals.context as RequestContext;
     const gate = new RequestGate(deps.gate, context);
     const audit = new ExchangeAudit(deps.audit, context, 'update', gate);
     auditBeforeResponse(res, audit, logger, context.requestId);
-    res.locals.councilAudit = { gate, audit };
-    return { gate, audit };
+    res.locals.pushDeps = pushDepsWith(context, gate, audit);
+    next();
   };
-  const pushDeps = (context: RequestContext, res: Response): PushDeps => {
-    const { gate, audit } = (res.locals.councilAudit as ReturnType<typeof startAudit> | undefined) ?? startAudit(context, res);
-    return pushDepsWith(context, gate, audit);
-  };
+  const pushDeps = (res: Response): PushDeps => res.locals.pushDeps as PushDeps;
   const pushDepsWith = (context: RequestContext, gate: RequestGate, audit: ExchangeAudit): PushDeps => ({
     db: deps.db,
     validator: deps.validator,
@@ -78,9 +76,9 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
   router.post(
     COUNCIL_RECORDS_PATH,
     requireToken,
+    startAudit,
     (_req: Request, res: Response, next: NextFunction) => {
       try {
-        startAudit(res.locals.context as RequestContext, res);
         councilOdsOf(res.locals.context as RequestContext);
         next();
       } catch (err) {
@@ -90,7 +88,7 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
     ...jsonBody(config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH),
     (req: Request, res: Response, next: NextFunction) => {
       const context = res.locals.context as RequestContext;
-      push(pushDeps(context, res), context, req.body).then((body) => {
+      push(pushDeps(res), context, req.body).then((body) => {
         for (const r of body.results) deps.metrics?.councilRecord(r.status);
         res.status(200).type('application/json').send(JSON.stringify(body));
       }, next);
@@ -103,9 +101,10 @@ export function councilRouter(deps: Pick<AppDeps, 'config' | 'db' | 'validator' 
   router.post(
     COUNCIL_IMPORT_PATH,
     requireToken,
+    startAudit,
     (req: Request, res: Response, next: NextFunction) => {
       const context = res.locals.context as RequestContext;
-      const pd = pushDeps(context, res);
+      const pd = pushDeps(res);
       let councilOds: string;
       try {
         councilOds = councilOdsOf(context);

@@ -12,7 +12,9 @@ import { TEST_ACTOR } from './test-server.ts';
  * Before the run: checks TEST_DATABASE_URL's PostgreSQL and makes the log
  * directory. After it: scans every line the test gateways logged for the
  * test data's NHS numbers, names and addresses, and fails the run if any is
- * there (issue #9: personal data never in logs).
+ * there (issue #9: personal data never in logs); then checks that every
+ * exchange those gateways answered that must be audited left an audit record
+ * naming its request (audit-coverage.ts, issue #6).
  */
 export default async function setup(project: TestProject): Promise<() => void> {
   await checkTestDatabase();
